@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/authgate/gateway/gateway/observe"
+	"github.com/authgate/gateway/gateway/problem"
+	"github.com/authgate/gateway/gateway/proxy"
+	"github.com/authgate/gateway/gateway/scope"
+)
+
+// recoverPanics turns a panic into a logged 500 problem. http.ErrAbortHandler
+// is re-raised: it is how the proxy aborts a broken stream on purpose.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			s.log.Error("panic serving request",
+				zap.String("request_id", c.Response().Header().Get(s.cfg.Headers.RequestID)),
+				zap.Any("panic", rec), zap.ByteString("stack", debug.Stack()))
+			err = problem.Wrap(http.StatusInternalServerError, problem.Internal, "internal error", fmt.Errorf("panic: %v", rec))
+		}()
+		return next(c)
+	}
+}
+
+// edge establishes the request's scope (id, client address) and writes the
+// access log line when the request is done.
+func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		r := c.Request()
+		origin := s.resolver.Resolve(r)
+		sc := &scope.Scope{
+			ClientIP:    origin.ClientIP,
+			PeerTrusted: origin.PeerTrusted,
+			Scheme:      origin.Scheme,
+			Host:        origin.Host,
+		}
+		if id := r.Header.Get(s.cfg.Headers.RequestID); origin.PeerTrusted && observe.ValidRequestID(id) {
+			sc.RequestID = id
+		} else {
+			sc.RequestID = observe.NewRequestID()
+		}
+		c.SetRequest(r.WithContext(scope.With(r.Context(), sc)))
+		c.Response().Header().Set(s.cfg.Headers.RequestID, sc.RequestID)
+
+		// Deferred so that a stream the proxy aborts (a panic with
+		// http.ErrAbortHandler, re-raised by recoverPanics) is logged too.
+		defer func() { s.logAccess(c, sc, time.Since(start)) }()
+		if err := next(c); err != nil {
+			// Render now so that the access line records the real status.
+			c.Error(err)
+		}
+		return nil
+	}
+}
+
+func (s *Server) logAccess(c echo.Context, sc *scope.Scope, d time.Duration) {
+	ce := s.access.Check(zapcore.InfoLevel, "request")
+	if ce == nil {
+		return
+	}
+	r, res := c.Request(), c.Response()
+	path := r.URL.Path
+	if r.URL.RawPath != "" {
+		path = r.URL.RawPath
+	}
+	userID := ""
+	if sc.Identity != nil {
+		userID = sc.Identity.UserID
+	}
+	status := res.Status
+	if !res.Committed {
+		status = 0
+	}
+	// The query is never logged: reset tokens and API keys travel there.
+	ce.Write(
+		zap.String("request_id", sc.RequestID),
+		zap.String("method", r.Method),
+		zap.String("path", path),
+		zap.Int("status", status),
+		zap.Duration("duration", d),
+		zap.Int64("bytes", res.Size),
+		zap.String("client_ip", sc.ClientIP.String()),
+		zap.String("route", sc.Route),
+		zap.String("user_id", userID),
+		zap.String("decision", sc.Decision),
+		zap.String("rule", sc.Rule),
+	)
+}
+
+// guard refuses requests the gateway must not interpret: oversized headers,
+// methods that have no business at an application origin, and ambiguous
+// paths. Then it dispatches: the gateway's own endpoints go to the router,
+// everything else to the upstream that owns the path.
+func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if headerBytes(r) > int(s.cfg.Server.MaxHeaderBytes) {
+			return problem.New(http.StatusRequestHeaderFieldsTooLarge, problem.HeaderFieldsTooLarge, "request headers too large")
+		}
+		switch r.Method {
+		case http.MethodConnect, http.MethodTrace, "TRACK":
+			// TRACE echoes credentials back (cross-site tracing); CONNECT
+			// would make the gateway an open tunnel.
+			return problem.New(http.StatusMethodNotAllowed, problem.MethodNotAllowed, "method not allowed")
+		}
+		path, _, err := proxy.CheckTarget(r.RequestURI)
+		if err != nil {
+			return problem.Wrap(http.StatusBadRequest, problem.BadRequest, "invalid request path: "+err.Error(), err)
+		}
+		if ownPath(path) {
+			return next(c)
+		}
+		sc := scope.Of(r)
+		rt := s.proxy.Match(path)
+		if rt == nil {
+			sc.Route = "none"
+			return problem.New(http.StatusNotFound, problem.NotFound, "no upstream serves this path")
+		}
+		return s.proxied(c, rt, path)
+	}
+}
+
+// ownPath reports whether the gateway answers path itself.
+func ownPath(path string) bool {
+	switch path {
+	case "/auth", "/healthz", "/readyz", "/.well-known/jwks.json":
+		return true
+	}
+	return len(path) > len("/auth/") && path[:len("/auth/")] == "/auth/"
+}
+
+// headerBytes approximates the size of the request head as sent: request
+// line plus every header line. net/http's own limit allows some slack beyond
+// MaxHeaderBytes; this makes the configured limit exact.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// errorHandler renders every error as problem+json. Echo's own errors
+// (404, 405, 413 from its router and binders) are mapped to problems.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := problem.As(err)
+	if p == nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			p = fromEchoError(he)
+		} else {
+			p = problem.Wrap(http.StatusInternalServerError, problem.Internal, "internal error", err)
+		}
+	}
+	if p.Status >= 500 {
+		s.log.Error("request failed", zap.String("request_id", c.Response().Header().Get(s.cfg.Headers.RequestID)), zap.Error(err))
+	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().Header().Set("Content-Type", problem.ContentType)
+		c.Response().WriteHeader(p.Status)
+		return
+	}
+	problem.Write(c.Response(), p)
+}
+
+func fromEchoError(he *echo.HTTPError) *problem.Problem {
+	code := problem.BadRequest
+	detail := http.StatusText(he.Code)
+	switch he.Code {
+	case http.StatusNotFound:
+		code, detail = problem.NotFound, "not found"
+	case http.StatusMethodNotAllowed:
+		code = problem.MethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		code = problem.PayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		code = problem.UnsupportedMedia
+	case http.StatusUnauthorized:
+		code = problem.Unauthenticated
+	case http.StatusForbidden:
+		code = problem.Forbidden
+	case http.StatusTooManyRequests:
+		code = problem.RateLimited
+	case http.StatusServiceUnavailable:
+		code = problem.Overloaded
+	default:
+		if he.Code >= 500 {
+			return problem.Wrap(he.Code, problem.Internal, "internal error", he)
+		}
+	}
+	return problem.Wrap(he.Code, code, detail, he)
+}

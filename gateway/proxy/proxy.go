@@ -1,0 +1,330 @@
+// Package proxy forwards authorized requests to the upstreams.
+//
+// Guarantees:
+//   - The path an upstream receives is the path the gateway authorized, byte
+//     for byte (after a configured prefix strip); CheckTarget refuses every
+//     path that an upstream could read differently.
+//   - No client copy of an identity, forwarding, URL-rewriting or
+//     method-override header reaches an upstream, whatever its case or
+//     separators; the gateway's own cookies never do either, and an upstream
+//     cannot set them.
+//   - Bodies stream in both directions without buffering; Server-Sent Events
+//     are flushed at once; WebSocket upgrades pass, other upgrades do not.
+//   - Failures answer 502 (unreachable), 504 (no response headers within the
+//     upstream's timeout) or 400 (the client's body was malformed), as
+//     problem+json; a client that went away is logged as 499.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authgate/gateway/config"
+	"github.com/authgate/gateway/gateway/problem"
+	"github.com/authgate/gateway/gateway/scope"
+)
+
+// StatusClientClosedRequest is logged when the client went away before the
+// upstream answered (nginx's 499).
+const StatusClientClosedRequest = 499
+
+// AssertionSigner mints the X-Auth-Assertion token for an identity and an
+// upstream audience. A nil signer sends no assertion.
+type AssertionSigner interface {
+	Assertion(id *scope.Identity, audience string) (string, error)
+}
+
+// Options configure New.
+type Options struct {
+	Upstreams []config.Upstream
+	Headers   config.Headers
+	// CookieNames are the gateway's own cookies (without __Host- prefix).
+	CookieNames []string
+	Signer      AssertionSigner
+	Logger      *zap.Logger
+}
+
+// Proxy is the upstream table. It is safe for concurrent use.
+type Proxy struct {
+	routes []*Route // longest prefix first
+}
+
+// Route is one upstream with its reverse proxy, built once at start-up.
+type Route struct {
+	Name   string
+	Prefix string
+	strip  bool
+	target *url.URL
+	rp     *httputil.ReverseProxy
+	hp     *headerPolicy
+	signer AssertionSigner
+	log    *zap.Logger
+}
+
+// New builds one reverse proxy per upstream.
+func New(o Options) (*Proxy, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	hp := newHeaderPolicy(o.Headers, o.CookieNames)
+	buffers := newBufferPool()
+	p := &Proxy{}
+	for _, u := range o.Upstreams {
+		target, err := url.Parse(u.URL)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: upstream %s: %w", u.Name, err)
+		}
+		rt := &Route{
+			Name:   u.Name,
+			Prefix: u.Prefix,
+			strip:  u.StripPrefix,
+			target: target,
+			hp:     hp,
+			signer: o.Signer,
+			log:    o.Logger.With(zap.String("upstream", u.Name)),
+		}
+		rt.rp = &httputil.ReverseProxy{
+			Rewrite:        rt.rewrite,
+			Transport:      newTransport(u.Timeout),
+			BufferPool:     buffers,
+			ModifyResponse: rt.modifyResponse,
+			ErrorHandler:   rt.handleError,
+			ErrorLog:       zap.NewStdLog(rt.log),
+		}
+		p.routes = append(p.routes, rt)
+	}
+	slices.SortStableFunc(p.routes, func(a, b *Route) int { return len(b.Prefix) - len(a.Prefix) })
+	return p, nil
+}
+
+// Match returns the route of the longest prefix that contains path, or nil.
+// Prefixes match whole segments: "/api" matches "/api" and "/api/x", not
+// "/apix".
+func (p *Proxy) Match(path string) *Route {
+	for _, rt := range p.routes {
+		if rt.Prefix == "/" || path == rt.Prefix ||
+			(strings.HasPrefix(path, rt.Prefix) && path[len(rt.Prefix)] == '/') {
+			return rt
+		}
+	}
+	return nil
+}
+
+// Routes lists the routes, longest prefix first.
+func (p *Proxy) Routes() []*Route { return p.routes }
+
+// CloseIdleConnections releases pooled upstream connections.
+func (p *Proxy) CloseIdleConnections() {
+	for _, rt := range p.routes {
+		rt.rp.Transport.(*http.Transport).CloseIdleConnections()
+	}
+}
+
+// ServeHTTP forwards r. The caller has validated the target with
+// CheckTarget, placed a *scope.Scope in the context and authorized the
+// request.
+func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Only WebSocket may switch protocols: "h2c" upgrades in particular let a
+	// client tunnel requests past the gateway (h2c smuggling).
+	if up := r.Header.Get("Upgrade"); up != "" && !strings.EqualFold(up, "websocket") {
+		r.Header.Del("Upgrade")
+	}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		r.Body = &clientBody{ReadCloser: r.Body}
+	}
+	rt.rp.ServeHTTP(w, r)
+}
+
+func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	sc := scope.Of(in)
+
+	path, _, _ := strings.Cut(in.RequestURI, "?")
+	if rt.strip && rt.Prefix != "/" {
+		path = strings.TrimPrefix(path, rt.Prefix)
+	}
+	out.URL.Scheme = rt.target.Scheme
+	out.URL.Host = rt.target.Host
+	out.Host = ""
+	// Opaque is written to the request line verbatim: the upstream receives
+	// exactly the bytes the policy saw, with no re-encoding by net/url.
+	out.URL.Opaque = joinPath(rt.target.Path, path)
+	out.URL.RawPath = ""
+	out.URL.RawQuery = dropMethodOverride(out.URL.RawQuery)
+
+	rt.hp.scrub(out.Header)
+
+	h := out.Header
+	names := rt.hp.names
+	if sc != nil {
+		h.Set(names.RequestID, sc.RequestID)
+		rt.setForwarded(in, out, sc)
+		if id := sc.Identity; id != nil {
+			h.Set(names.UserID, id.UserID)
+			h.Set(names.Email, id.Email)
+			h.Set(names.Roles, strings.Join(id.Roles, ","))
+			h.Set(names.SessionID, id.SessionID)
+			if rt.signer != nil {
+				if tok, err := rt.signer.Assertion(id, rt.Name); err == nil {
+					h.Set(names.Assertion, tok)
+				} else {
+					rt.log.Error("signing upstream assertion", zap.Error(err))
+				}
+			}
+		}
+	}
+}
+
+// setForwarded writes X-Forwarded-*, Forwarded and X-Real-IP. A trusted
+// proxy's chain is continued; anyone else's is replaced.
+func (rt *Route) setForwarded(in, out *http.Request, sc *scope.Scope) {
+	h := out.Header
+	peer, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		peer = in.RemoteAddr
+	}
+	xff := peer
+	if sc.PeerTrusted {
+		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + peer
+		}
+	}
+	h.Set("X-Forwarded-For", xff)
+	h.Set("X-Forwarded-Proto", sc.Scheme)
+	h.Set("X-Forwarded-Host", sc.Host)
+	fwd := "for=" + formatForwardedFor(sc.ClientIP) + ";proto=" + sc.Scheme
+	if sc.Host != "" {
+		fwd += `;host="` + sc.Host + `"`
+	}
+	h.Set("Forwarded", fwd)
+	if sc.ClientIP.IsValid() {
+		h.Set("X-Real-IP", sc.ClientIP.String())
+	}
+}
+
+func (rt *Route) modifyResponse(res *http.Response) error {
+	rt.hp.scrubSetCookie(res.Header)
+	return nil
+}
+
+func (rt *Route) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	var p *problem.Problem
+	var bodyErr *clientBodyError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &bodyErr):
+		var tooLarge *http.MaxBytesError
+		if errors.As(bodyErr.err, &tooLarge) {
+			p = problem.New(http.StatusRequestEntityTooLarge, problem.PayloadTooLarge, "request body too large")
+		} else {
+			p = problem.New(http.StatusBadRequest, problem.BadRequest, "malformed request body")
+		}
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away; nobody is listening for an answer.
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		p = problem.New(http.StatusGatewayTimeout, problem.UpstreamTimeout, "the upstream did not answer in time")
+	default:
+		p = problem.New(http.StatusBadGateway, problem.UpstreamUnavailable, "the upstream is unavailable")
+	}
+	rt.log.Warn("upstream request failed", zap.Int("status", p.Status), zap.Error(err))
+	problem.Write(w, p)
+}
+
+// joinPath prefixes the upstream URL's base path.
+func joinPath(base, path string) string {
+	if base == "" || base == "/" {
+		if path == "" {
+			return "/"
+		}
+		return path
+	}
+	base = strings.TrimSuffix(base, "/")
+	if path == "" || path == "/" {
+		return base + "/"
+	}
+	return base + path
+}
+
+// dropMethodOverride removes "_method" query parameters (Rails, Laravel,
+// Express method-override), in any case or percent-encoding, leaving the rest
+// of the query byte for byte.
+func dropMethodOverride(q string) string {
+	if q == "" || !strings.Contains(strings.ToLower(q), "method") {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	kept := parts[:0]
+	for _, part := range parts {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil && strings.EqualFold(strings.TrimSpace(k), "_method") {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	return strings.Join(kept, "&")
+}
+
+// newTransport returns a transport tuned for one upstream: a keep-alive pool
+// large enough for 1000+ concurrent clients, no transparent compression (it
+// would buffer and rewrite bodies), no environment proxy, and a bound on the
+// wait for response headers that does not cut streaming bodies.
+func newTransport(headerTimeout time.Duration) *http.Transport {
+	dialer := &net.Dialer{Timeout: min(headerTimeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          0, // no global cap; per host below
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+// bufferPool recycles the 32 KiB copy buffers of the streaming loops, so
+// that memory stays flat however many bodies are in flight.
+type bufferPool struct{ pool sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *(bp.pool.Get().(*[]byte)) }
+func (bp *bufferPool) Put(b []byte) { bp.pool.Put(&b) }
+
+// clientBody marks errors that come from reading the client's request body,
+// so that a malformed upload is answered 400 and not blamed on the upstream.
+type clientBody struct {
+	io.ReadCloser
+}
+
+type clientBodyError struct{ err error }
+
+func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
+func (e *clientBodyError) Unwrap() error { return e.err }
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &clientBodyError{err}
+	}
+	return n, err
+}

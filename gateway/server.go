@@ -1,0 +1,243 @@
+// Package gateway assembles the gateway's HTTP server: the Echo instance, the
+// middleware order, the route table, and the public and admin listeners.
+//
+// Every request passes, in this order:
+//
+//	edge     request id, client address (trusted-proxy aware), access log
+//	recover  a panic becomes a logged 500 (inside edge, so it is logged)
+//	guard    431 oversized head, 405 TRACE/CONNECT, 400 ambiguous path;
+//	         then the gateway's own endpoints (/auth, /healthz, /readyz,
+//	         /.well-known/jwks.json) go to the router, and everything else
+//	         is authenticated, authorized and proxied
+//
+// The gateway is deny-by-default once an Authorizer is configured; until
+// then (AllowAll) it forwards every request anonymously.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/authgate/gateway/config"
+	"github.com/authgate/gateway/gateway/forwarded"
+	"github.com/authgate/gateway/gateway/proxy"
+)
+
+// Options are the parts a Server is built from. Only Config is required.
+type Options struct {
+	Config *config.Config
+	Logger *zap.Logger
+	// Authenticator defaults to Anonymous, Authorizer to AllowAll.
+	Authenticator Authenticator
+	Authorizer    Authorizer
+	Signer        proxy.AssertionSigner
+	Checks        []ReadinessCheck
+	// Routes registers the gateway's own endpoints (the /auth API) on the
+	// Echo instance.
+	Routes func(e *echo.Echo)
+}
+
+// Server is the gateway's HTTP server.
+type Server struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	access   *zap.Logger
+	echo     *echo.Echo
+	proxy    *proxy.Proxy
+	resolver *forwarded.Resolver
+	authn    Authenticator
+	authz    Authorizer
+	checks   []ReadinessCheck
+}
+
+// New builds the server from validated configuration.
+func New(o Options) (*Server, error) {
+	if o.Config == nil {
+		return nil, errors.New("gateway: Options.Config is required")
+	}
+	cfg := o.Config
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	trusted, err := config.ParsePrefixes(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: server.trusted_proxies: %w", err)
+	}
+	px, err := proxy.New(proxy.Options{
+		Upstreams:   cfg.Upstreams,
+		Headers:     cfg.Headers,
+		CookieNames: []string{cfg.Cookies.AccessName, cfg.Cookies.RefreshName},
+		Signer:      o.Signer,
+		Logger:      o.Logger.Named("proxy"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      o.Logger,
+		access:   o.Logger.Named("access"),
+		proxy:    px,
+		resolver: forwarded.NewResolver(trusted),
+		authn:    o.Authenticator,
+		authz:    o.Authorizer,
+		checks:   o.Checks,
+	}
+	if s.authn == nil {
+		s.authn = Anonymous{}
+	}
+	if s.authz == nil {
+		s.authz = AllowAll{}
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Pre(s.edge, s.recoverPanics, s.guard)
+	e.GET("/healthz", s.healthz)
+	e.HEAD("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.HEAD("/readyz", s.readyz)
+	if o.Routes != nil {
+		o.Routes(e)
+	}
+	s.echo = e
+	return s, nil
+}
+
+// Handler is the public handler, for tests that serve it with httptest.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Proxy is the upstream table.
+func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
+
+// ListenAndServe listens on the configured addresses and serves until ctx is
+// done, then shuts down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	pub, err := net.Listen("tcp", s.cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Server.Addr, err)
+	}
+	var admin net.Listener
+	if s.cfg.Server.AdminAddr != "" {
+		if admin, err = net.Listen("tcp", s.cfg.Server.AdminAddr); err != nil {
+			pub.Close()
+			return fmt.Errorf("listen %s: %w", s.cfg.Server.AdminAddr, err)
+		}
+	}
+	return s.Serve(ctx, pub, admin)
+}
+
+// Serve serves the public handler on pub and the admin handler on admin (nil
+// disables it) until ctx is done. Then it stops accepting connections, lets
+// in-flight requests finish within server.shutdown_timeout, and cancels what
+// is still running (streams, WebSockets).
+func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+
+	servers := []*http.Server{s.newPublicServer(baseCtx)}
+	listeners := []net.Listener{pub}
+	if admin != nil {
+		servers = append(servers, s.newAdminServer(baseCtx))
+		listeners = append(listeners, admin)
+	}
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			var err error
+			if i == 0 && s.cfg.Server.TLS.Enabled() {
+				err = srv.ServeTLS(listeners[i], s.cfg.Server.TLS.CertFile, s.cfg.Server.TLS.KeyFile)
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	s.log.Info("gateway listening", zap.String("addr", pub.Addr().String()),
+		zap.Stringer("admin_addr", addrOf(admin)), zap.Bool("tls", s.cfg.Server.TLS.Enabled()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		// A listener failed: shut the others down too.
+	}
+
+	s.log.Info("shutting down", zap.Duration("timeout", s.cfg.Server.ShutdownTimeout))
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutCtx); err != nil {
+			s.log.Warn("graceful shutdown incomplete; closing remaining connections", zap.Error(err))
+			srv.Close()
+		}
+	}
+	// Hijacked connections (WebSockets) are not tracked by Shutdown; ending
+	// the base context ends their proxy loops.
+	cancelBase()
+	s.proxy.CloseIdleConnections()
+	return serveErr
+}
+
+func (s *Server) newPublicServer(base context.Context) *http.Server {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		// Read and write timeouts stay off: they would cut uploads,
+		// downloads and event streams. Slow clients are bounded by
+		// ReadHeaderTimeout and IdleTimeout.
+		MaxHeaderBytes: int(s.cfg.Server.MaxHeaderBytes),
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       zap.NewStdLog(s.log.Named("http")),
+	}
+	if s.cfg.Server.TLS.Enabled() {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return srv
+}
+
+func (s *Server) newAdminServer(base context.Context) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          zap.NewStdLog(s.log.Named("admin")),
+	}
+}
+
+type addrStringer struct{ l net.Listener }
+
+func (a addrStringer) String() string {
+	if a.l == nil {
+		return "disabled"
+	}
+	return a.l.Addr().String()
+}
+
+func addrOf(l net.Listener) addrStringer { return addrStringer{l} }
