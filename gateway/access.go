@@ -17,8 +17,10 @@ import (
 type Authenticator interface {
 	// Authenticate returns the identity proven by r's credentials, or nil
 	// when r carries none. A *problem.Problem error means credentials were
-	// presented but are not acceptable (answered 401); any other error is a
-	// fault of the system. It may set cookies on w (transparent refresh).
+	// presented but are not acceptable: it is the answer, and a 401 one gets
+	// a Bearer challenge (error="invalid_token"), or a redirect to the login
+	// page for a browser page load. Any other error is a fault of the system
+	// (500). It may set cookies on w (transparent refresh, clearing).
 	Authenticate(w http.ResponseWriter, r *http.Request) (*scope.Identity, error)
 }
 
@@ -59,6 +61,13 @@ func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
 
 	id, err := s.authn.Authenticate(c.Response(), r)
 	if err != nil {
+		if p := problem.As(err); p != nil && p.Status == http.StatusUnauthorized {
+			// Credentials were presented and refused (expired, revoked,
+			// forged): a 401 must carry a challenge (RFC 9110 section
+			// 15.5.2), and a browser is sent to log in again.
+			sc.Decision = "deny"
+			return s.challenge(c, p, `Bearer realm="gateway", error="invalid_token"`)
+		}
 		return err
 	}
 	sc.Identity = id
@@ -80,12 +89,19 @@ func (s *Server) deny(c echo.Context, id *scope.Identity) error {
 	if id != nil {
 		return problem.New(http.StatusForbidden, problem.Forbidden, "you are not allowed to access this resource")
 	}
+	return s.challenge(c, problem.New(http.StatusUnauthorized, problem.Unauthenticated, "authentication required"),
+		`Bearer realm="gateway"`)
+}
+
+// challenge asks for (valid) credentials: a browser page load is sent to the
+// login page, anything else gets p (a 401) with the WWW-Authenticate value.
+func (s *Server) challenge(c echo.Context, p *problem.Problem, wwwAuthenticate string) error {
 	r := c.Request()
 	if isPageLoad(r) {
 		return c.Redirect(http.StatusSeeOther, "/auth/login?rd="+url.QueryEscape(r.RequestURI))
 	}
-	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
-	return problem.New(http.StatusUnauthorized, problem.Unauthenticated, "authentication required")
+	c.Response().Header().Set("WWW-Authenticate", wwwAuthenticate)
+	return p
 }
 
 // isPageLoad reports whether r is a browser navigation rather than an API

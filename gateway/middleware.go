@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/authgate/gateway/gateway/forwarded"
 	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/proxy"
@@ -114,6 +116,11 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 		if headerBytes(r) > int(s.cfg.Server.MaxHeaderBytes) {
 			return problem.New(http.StatusRequestHeaderFieldsTooLarge, problem.HeaderFieldsTooLarge, "request headers too large")
 		}
+		if r.Host != "" && !forwarded.ValidHost(strings.ToLower(r.Host)) {
+			// net/http lets ',' ';' and other bytes through in Host; they
+			// would reach the upstream in X-Forwarded-Host and links.
+			return problem.New(http.StatusBadRequest, problem.BadRequest, "invalid Host header")
+		}
 		switch r.Method {
 		case http.MethodConnect, http.MethodTrace, "TRACK":
 			// TRACE echoes credentials back (cross-site tracing); CONNECT
@@ -143,7 +150,9 @@ func ownPath(path string) bool {
 	case "/auth", "/healthz", "/readyz", "/.well-known/jwks.json":
 		return true
 	}
-	return len(path) > len("/auth/") && path[:len("/auth/")] == "/auth/"
+	// "/auth/" itself included: the whole namespace is the gateway's, and
+	// no request in it may reach an upstream.
+	return strings.HasPrefix(path, "/auth/")
 }
 
 // headerBytes approximates the size of the request head as sent: request

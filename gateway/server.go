@@ -201,7 +201,11 @@ func (s *Server) newPublicServer(base context.Context) *http.Server {
 		// Read and write timeouts stay off: they would cut uploads,
 		// downloads and event streams. Slow clients are bounded by
 		// ReadHeaderTimeout and IdleTimeout.
-		MaxHeaderBytes: int(s.cfg.Server.MaxHeaderBytes),
+		// The guard enforces server.max_header_bytes exactly and answers
+		// 431 as problem+json. net/http's own limit (this value plus 4 KiB)
+		// answers text/plain, so it gets headroom: heads up to twice the
+		// limit get the problem answer, larger ones net/http's plain 431.
+		MaxHeaderBytes: 2 * int(s.cfg.Server.MaxHeaderBytes),
 		BaseContext:    func(net.Listener) context.Context { return base },
 		ErrorLog:       zap.NewStdLog(s.log.Named("http")),
 	}

@@ -49,7 +49,7 @@ func (res *Resolver) Resolve(r *http.Request) Origin {
 	if p := lastValue(r.Header, "X-Forwarded-Proto"); p == "https" || p == "http" {
 		o.Scheme = p
 	}
-	if h := lastValue(r.Header, "X-Forwarded-Host"); h != "" && validHost(h) {
+	if h := lastValue(r.Header, "X-Forwarded-Host"); h != "" && ValidHost(h) {
 		o.Host = h
 	}
 	return o
@@ -89,10 +89,13 @@ func (res *Resolver) clientFromChain(values []string, peer netip.Addr) netip.Add
 }
 
 // parseAddr accepts "ip", "ip:port", "[v6]:port" and returns the unmapped
-// address, or the zero Addr.
+// address without its zone, or the zero Addr. The zone is dropped in every
+// form: it is free text ("[fe80::1%\";host=evil]:1" parses) that would
+// otherwise reach X-Real-IP, Forwarded and the logs, and a zoned address
+// never matches a trusted prefix.
 func parseAddr(s string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
+		return ap.Addr().Unmap().WithZone("")
 	}
 	if host, _, err := net.SplitHostPort(s); err == nil {
 		s = host
@@ -118,13 +121,60 @@ func lastValue(h http.Header, name string) string {
 	return strings.ToLower(strings.TrimSpace(v))
 }
 
-func validHost(h string) bool {
-	if len(h) > 255 {
+// ValidHost reports whether h (lower-cased) is a host as a Host header
+// carries it: a DNS name or IPv4 address, or a bracketed IPv6 address, with
+// an optional numeric port. Anything else (lists, user info, paths, empty
+// labels, zones) is refused: a trusted proxy passes on what its client sent,
+// and the value reaches links and the Forwarded header.
+func ValidHost(h string) bool {
+	if h == "" || len(h) > 255 {
 		return false
 	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+	host, port := h, ""
+	if h[0] == '[' {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if a, err := netip.ParseAddr(h[1:end]); err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+		host, port = "", h[end+1:]
+		if port != "" && port[0] != ':' {
+			return false
+		}
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		host, port = h[:i], h[i:]
+	}
+	if port != "" && !validPort(port[1:]) {
+		return false
+	}
+	return h[0] == '[' || validName(host)
+}
+
+// validName accepts dot-separated labels of letters, digits, '-' and '_',
+// with an optional final dot.
+func validName(name string) bool {
+	for label := range strings.SplitSeq(strings.TrimSuffix(name, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
 			return false
 		}
 	}

@@ -35,9 +35,13 @@ type headerPolicy struct {
 var spoofable = []string{
 	// Set by the gateway from the trusted-proxy rule.
 	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Real-IP",
-	// Client-IP variants that frameworks and CDNs trust.
+	// Client-IP variants that frameworks and CDNs trust (PHP apps read
+	// HTTP_CLIENT_IP; nginx ingress writes X-Original-Forwarded-For).
 	"X-Client-IP", "X-Cluster-Client-IP", "True-Client-IP", "CF-Connecting-IP",
 	"Fastly-Client-IP", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr",
+	"Client-IP", "Forwarded-For", "X-Original-Forwarded-For",
+	// Host override (host header injection into links and redirects).
+	"X-Host", "X-HTTP-Host-Override",
 	// URL rewriting (IIS, Symfony, Zend, Traefik, nginx auth_request).
 	"X-Original-URL", "X-Original-URI", "X-Rewrite-URL", "X-Forwarded-Uri",
 	"X-Forwarded-Prefix", "X-Forwarded-Path", "X-Forwarded-Port", "X-Forwarded-Server",
@@ -119,12 +123,14 @@ func (hp *headerPolicy) scrub(h http.Header) {
 }
 
 // dropCookies removes the gateway's cookies from one Cookie header line,
-// keeping every other pair byte for byte.
+// keeping every other pair byte for byte. A line without them is returned
+// unchanged.
 func (hp *headerPolicy) dropCookies(line string) string {
 	if !hp.mentionsCookie(line) {
 		return line
 	}
 	var kept []string
+	dropped := false
 	for pair := range strings.SplitSeq(line, ";") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
@@ -132,9 +138,13 @@ func (hp *headerPolicy) dropCookies(line string) string {
 		}
 		name, _, _ := strings.Cut(pair, "=")
 		if hp.cookies[strings.ToLower(strings.TrimSpace(name))] {
+			dropped = true
 			continue
 		}
 		kept = append(kept, pair)
+	}
+	if !dropped {
+		return line
 	}
 	return strings.Join(kept, "; ")
 }
@@ -161,8 +171,7 @@ func (hp *headerPolicy) scrubSetCookie(h http.Header) {
 	}
 	kept := lines[:0]
 	for _, l := range lines {
-		name, _, _ := strings.Cut(l, "=")
-		if !hp.cookies[strings.ToLower(strings.TrimSpace(name))] {
+		if !hp.cookies[setCookieName(l)] {
 			kept = append(kept, l)
 		}
 	}
@@ -173,11 +182,34 @@ func (hp *headerPolicy) scrubSetCookie(h http.Header) {
 	}
 }
 
+// setCookieName returns, lower-cased, the name under which a browser sends
+// back the cookie that a Set-Cookie line sets. Browsers read the name-value
+// pair up to the first ';'; a pair without '=' or with an empty name sets a
+// nameless cookie that is sent back as its bare value (RFC 6265bis section
+// 5.6), so "=gw_access=x" returns as "gw_access=x" and "gw_access; Path=/"
+// as "gw_access": nameless-cookie smuggling would otherwise let an upstream
+// plant or shadow the gateway's cookie.
+func setCookieName(line string) string {
+	pair, _, _ := strings.Cut(line, ";")
+	name, value, ok := strings.Cut(pair, "=")
+	switch {
+	case !ok:
+		name = pair
+	case strings.TrimSpace(name) == "":
+		name, _, _ = strings.Cut(value, "=")
+	}
+	return strings.ToLower(strings.TrimSpace(name))
+}
+
 // formatForwardedFor renders an address for the Forwarded header (RFC 7239
-// section 6: IPv6 is bracketed and quoted).
+// section 6: IPv6 is bracketed and quoted; an unknown address is "unknown").
+// A zone is dropped: it is free text that could break out of the quotes.
 func formatForwardedFor(a netip.Addr) string {
-	if a.Is6() {
-		return `"[` + a.String() + `]"`
+	switch {
+	case !a.IsValid():
+		return "unknown"
+	case a.Is6():
+		return `"[` + a.WithZone("").String() + `]"`
 	}
 	return a.String()
 }

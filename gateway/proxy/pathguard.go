@@ -22,8 +22,12 @@ var ErrAmbiguousPath = errors.New("ambiguous request path")
 //   - origin-form only ("/..."): absolute-form, authority-form and "*" let a
 //     server pick another host or path than the one checked;
 //   - no "." or ".." segment, raw or encoded (%2e), and no empty segment
-//     ("//"): servers resolve and merge them differently (CVE-2021-21239
-//     style traversal past a prefix rule, nginx merge_slashes);
+//     ("//"): servers resolve and merge them differently (traversal past a
+//     prefix rule, nginx merge_slashes);
+//   - no segment made only of dots and spaces ("...", "..%20", "%20"):
+//     Windows path normalisation drops trailing dots and spaces and Spring's
+//     AntPathMatcher trimmed whitespace (CVE-2016-5007), which turns them
+//     into a dot segment or an empty one;
 //   - no "\" raw or encoded: Windows servers and some frameworks treat it as
 //     "/" (IIS, Tomcat);
 //   - no ";": Tomcat and Spring strip ";params" from segments, so "/admin;x"
@@ -54,6 +58,7 @@ func CheckTarget(target string) (path, rawQuery string, err error) {
 func checkPath(p string) error {
 	var decoded []byte // the bytes of one run of escapes, reused
 	segStart := 1
+	dotsAndSpaces := true // the segment so far decodes to only '.' and ' '
 	for i := 1; i <= len(p); i++ {
 		if i == len(p) || p[i] == '/' {
 			switch seg := p[segStart:i]; {
@@ -61,8 +66,11 @@ func checkPath(p string) error {
 				return fail("empty path segment (//)")
 			case seg == "." || seg == "..":
 				return fail("dot segment in path")
+			case seg != "" && dotsAndSpaces:
+				return fail("segment of only dots and spaces (a dot or empty segment once trimmed)")
 			}
 			segStart = i + 1
+			dotsAndSpaces = true
 			continue
 		}
 		c := p[i]
@@ -79,6 +87,9 @@ func checkPath(p string) error {
 				if err := checkEncodedByte(b); err != nil {
 					return err
 				}
+				if b != ' ' {
+					dotsAndSpaces = false
+				}
 				decoded = append(decoded, b)
 			}
 			if !utf8.Valid(decoded) {
@@ -89,6 +100,9 @@ func checkPath(p string) error {
 			}
 			i = j - 1
 			continue
+		}
+		if c != '.' {
+			dotsAndSpaces = false
 		}
 		if !allowedRaw(c) {
 			switch {

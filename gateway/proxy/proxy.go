@@ -216,6 +216,10 @@ func (rt *Route) setForwarded(in, out *http.Request, sc *scope.Scope) {
 
 func (rt *Route) modifyResponse(res *http.Response) error {
 	rt.hp.scrubSetCookie(res.Header)
+	// The gateway has already set its request id on the response; an
+	// upstream that echoes it (a common middleware) would add a second
+	// value, since the proxy adds upstream headers rather than replacing.
+	res.Header.Del(rt.hp.names.RequestID)
 	return nil
 }
 
@@ -224,6 +228,12 @@ func (rt *Route) handleError(w http.ResponseWriter, r *http.Request, err error) 
 	var bodyErr *clientBodyError
 	var netErr net.Error
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away; nobody is listening for an answer. This
+		// comes first: a client that drops the connection mid-upload also
+		// breaks the body it was sending, which is not a 400 of its own.
+		w.WriteHeader(StatusClientClosedRequest)
+		return
 	case errors.As(err, &bodyErr):
 		var tooLarge *http.MaxBytesError
 		if errors.As(bodyErr.err, &tooLarge) {
@@ -231,10 +241,6 @@ func (rt *Route) handleError(w http.ResponseWriter, r *http.Request, err error) 
 		} else {
 			p = problem.New(http.StatusBadRequest, problem.BadRequest, "malformed request body")
 		}
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		// The client went away; nobody is listening for an answer.
-		w.WriteHeader(StatusClientClosedRequest)
-		return
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		p = problem.New(http.StatusGatewayTimeout, problem.UpstreamTimeout, "the upstream did not answer in time")
 	default:
@@ -260,22 +266,50 @@ func joinPath(base, path string) string {
 }
 
 // dropMethodOverride removes "_method" query parameters (Rails, Laravel,
-// Express method-override), in any case or percent-encoding, leaving the rest
-// of the query byte for byte.
+// Express method-override), leaving the rest of the query byte for byte. A
+// key counts when, percent-decoded and trimmed, with "." and " " read as "_"
+// (PHP's conversion of parameter names), it is "_method" in any case or
+// starts with "_method[" (qs and PHP array syntax).
 func dropMethodOverride(q string) string {
-	if q == "" || !strings.Contains(strings.ToLower(q), "method") {
+	if q == "" {
 		return q
 	}
 	parts := strings.Split(q, "&")
 	kept := parts[:0]
 	for _, part := range parts {
-		key, _, _ := strings.Cut(part, "=")
-		if k, err := url.QueryUnescape(key); err == nil && strings.EqualFold(strings.TrimSpace(k), "_method") {
-			continue
+		if !hasMethodOverride(part) {
+			kept = append(kept, part)
 		}
-		kept = append(kept, part)
+	}
+	if len(kept) == len(parts) {
+		return q
 	}
 	return strings.Join(kept, "&")
+}
+
+// hasMethodOverride reports whether one '&'-separated pair sets the
+// override. Servers that also split on ';' (Rack before 3.0) would see a
+// second pair inside it, so every ';'-separated piece is checked too.
+func hasMethodOverride(pair string) bool {
+	for piece := range strings.SplitSeq(pair, ";") {
+		key, _, _ := strings.Cut(piece, "=")
+		if isMethodOverrideKey(key) {
+			return true
+		}
+	}
+	return false
+}
+
+func isMethodOverrideKey(raw string) bool {
+	k, err := url.QueryUnescape(raw)
+	if err != nil {
+		// Undecodable keys were already removed by ReverseProxy; decode
+		// what can be decoded rather than let a stray '%' hide the key.
+		k = raw
+	}
+	k = strings.ToLower(strings.TrimSpace(k))
+	k = strings.NewReplacer(".", "_", " ", "_").Replace(k)
+	return k == "_method" || strings.HasPrefix(k, "_method[")
 }
 
 // newTransport returns a transport tuned for one upstream: a keep-alive pool
