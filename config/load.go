@@ -74,11 +74,13 @@ func Load(path string, environ []string) (*Config, error) {
 		dc.DecodeHook = decodeHook
 		dc.WeaklyTypedInput = true
 	})
-	undecodable := map[string]bool{}
+	// Keys whose value could not be decoded or read: their zero value would
+	// only add a confusing second problem from Validate.
+	var failed []string
 	if err != nil {
 		for _, pr := range flattenDecodeErrors(err) {
 			key, _, _ := strings.Cut(pr, ": ")
-			undecodable[key] = true
+			failed = append(failed, key)
 			problems = append(problems, pr)
 		}
 	}
@@ -87,14 +89,16 @@ func Load(path string, environ []string) (*Config, error) {
 			cfg.Upstreams[i].Timeout = DefaultUpstreamTimeout
 		}
 	}
-	problems = append(problems, cfg.readSecretFiles()...)
+	// Browsers and Go spell it Lax, operators write either.
+	cfg.Cookies.SameSite = strings.ToLower(cfg.Cookies.SameSite)
+	secretProblems, secretKeys := cfg.readSecretFiles()
+	problems = append(problems, secretProblems...)
+	failed = append(failed, secretKeys...)
 	if err := cfg.Validate(); err != nil {
 		var ve *Error
 		if errors.As(err, &ve) {
 			for _, pr := range ve.Problems {
-				// A key that failed to decode already has its problem;
-				// its zero value would only add a confusing second one.
-				if key, _, _ := strings.Cut(pr, ": "); !undecodable[key] {
+				if key, _, _ := strings.Cut(pr, ": "); !coveredBy(key, failed) {
 					problems = append(problems, pr)
 				}
 			}
@@ -107,6 +111,18 @@ func Load(path string, environ []string) (*Config, error) {
 		return nil, &Error{Problems: slices.Compact(problems)}
 	}
 	return &cfg, nil
+}
+
+// coveredBy reports whether key is one of keys or lies under one of them
+// ("server.addr" and "server.tls.cert_file" under "server", "upstreams[0].url"
+// under "upstreams").
+func coveredBy(key string, keys []string) bool {
+	for _, k := range keys {
+		if key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // setDefaults registers every leaf of the default Config with viper so that
@@ -135,8 +151,12 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-// readSecretFiles fills each secret from its *_file companion.
-func (c *Config) readSecretFiles() []string {
+// readSecretFiles fills each secret from its *_file companion; when both are
+// set, the file wins. It returns one problem per unreadable or empty file,
+// keyed by the *_file key, and the secrets' own keys that it could not fill.
+// Neither ever contains a secret: only the key, the file name and the OS
+// error.
+func (c *Config) readSecretFiles() (problems, failedKeys []string) {
 	type secret struct {
 		key, fileKey string
 		value, file  *string
@@ -148,24 +168,25 @@ func (c *Config) readSecretFiles() []string {
 		{"tokens.hmac_secret", "tokens.hmac_secret_file", &c.Tokens.HMACSecret, &c.Tokens.HMACSecretFile},
 		{"mail.smtp_url", "mail.smtp_url_file", &c.Mail.SMTPURL, &c.Mail.SMTPURLFile},
 	}
-	var problems []string
 	for _, s := range secrets {
 		if *s.file == "" {
 			continue
 		}
 		b, err := os.ReadFile(*s.file)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: cannot read secret file: %v", s.fileKey, unwrapPathError(err)))
+			problems = append(problems, fmt.Sprintf("%s: cannot read secret file %q: %v", s.fileKey, *s.file, unwrapPathError(err)))
+			failedKeys = append(failedKeys, s.key)
 			continue
 		}
 		// A trailing newline is an artefact of editors and `echo`, never
 		// part of a secret.
 		*s.value = strings.TrimRight(string(b), "\r\n")
 		if *s.value == "" {
-			problems = append(problems, fmt.Sprintf("%s: secret file %s is empty", s.fileKey, *s.file))
+			problems = append(problems, fmt.Sprintf("%s: secret file %q is empty", s.fileKey, *s.file))
+			failedKeys = append(failedKeys, s.key)
 		}
 	}
-	return problems
+	return problems, failedKeys
 }
 
 func unwrapPathError(err error) error {

@@ -125,6 +125,11 @@ func (c *Config) validateUpstreams(p *problems) {
 		names[u.Name] = true
 		if !prefixPattern.MatchString(u.Prefix) {
 			p.add(key+".prefix", "must be \"/\" or /segment[/segment...] of letters, digits and -._~, not %q", u.Prefix)
+		} else if hasDotSegment(u.Prefix) {
+			// Requests with dot segments are refused before routing, so such
+			// a prefix could never match; "/api/../auth" would also dodge
+			// the reserved-path check below.
+			p.add(key+".prefix", "must not contain \".\" or \"..\" segments, not %q", u.Prefix)
 		} else if prefixes[u.Prefix] {
 			p.add(key+".prefix", "duplicate prefix %q", u.Prefix)
 		}
@@ -282,10 +287,19 @@ func (c *Config) validateMail(p *problems) {
 }
 
 // ParsePrefixes parses trusted proxy entries: CIDRs or single addresses.
+// IPv4-mapped IPv6 forms ("::ffff:10.0.0.0/104", "::ffff:10.0.0.1") are
+// turned into their IPv4 form, because peer addresses are compared unmapped:
+// kept as they are, they would silently never match. Zones are dropped.
 func ParsePrefixes(entries []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(entries))
 	for _, e := range entries {
 		if pfx, err := netip.ParsePrefix(e); err == nil {
+			if pfx.Addr().Is4In6() {
+				if pfx.Bits() < 96 {
+					return nil, fmt.Errorf("%q reaches beyond the IPv4-mapped range ::ffff:0:0/96; write IPv4 and IPv6 networks separately", e)
+				}
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+			}
 			out = append(out, pfx.Masked())
 			continue
 		}
@@ -293,9 +307,19 @@ func ParsePrefixes(entries []string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", e)
 		}
-		out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+		addr = addr.Unmap().WithZone("")
+		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
 	}
 	return out, nil
+}
+
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func checkOrigin(o string) error {

@@ -107,6 +107,17 @@ func (r Rules) CheckLength(pw string) error {
 	return nil
 }
 
+// CheckMax refuses only a password over the maximum length, counted as
+// CheckLength counts. Login uses it: a stored password may predate the
+// current minimum, but no password over the maximum is ever hashed.
+func (r Rules) CheckMax(pw string) error {
+	_, hi := r.limits()
+	if len(pw) > hi*utf8.UTFMax || utf8.RuneCountInString(pw) > hi {
+		return r.tooLong(hi)
+	}
+	return nil
+}
+
 func (r Rules) tooLong(hi int) error {
 	return &RuleError{Code: CodeValidationFailed, Err: ErrTooLong,
 		Message: fmt.Sprintf("must be at most %d characters", hi)}

@@ -220,3 +220,29 @@ func BenchmarkCheckRules(b *testing.B) {
 		})
 	}
 }
+
+func TestCheckMax(t *testing.T) {
+	r := Rules{MinLength: 12, MaxLength: 16}
+	for _, tc := range []struct {
+		name string
+		pw   string
+		ok   bool
+	}{
+		{"short is fine for login", "abc", true},
+		{"exactly max", strings.Repeat("x", 16), true},
+		{"max in multi-byte characters", strings.Repeat("é", 16), true},
+		{"one over", strings.Repeat("x", 17), false},
+		{"huge", strings.Repeat("x", 10000), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.CheckMax(tc.pw)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckMax(%d bytes) = %v, want ok=%v", len(tc.pw), err, tc.ok)
+			}
+			var re *RuleError
+			if err != nil && (!errors.As(err, &re) || re.Code != CodeValidationFailed) {
+				t.Errorf("error %v is not a validation_failed RuleError", err)
+			}
+		})
+	}
+}
