@@ -53,12 +53,35 @@ func (AllowAll) Authorize(*scope.Identity, string, string) Decision {
 	return Decision{Allow: true, Rule: "allow-all (no policy configured)"}
 }
 
+// RequireLogin is the Authorizer used until a policy is configured: any
+// authenticated user may pass, anonymous requests may not (deny by default).
+type RequireLogin struct{}
+
+// Authorize implements Authorizer.
+func (RequireLogin) Authorize(id *scope.Identity, _, _ string) Decision {
+	if id == nil {
+		return Decision{Allow: false, Rule: "login required (no policy configured)"}
+	}
+	return Decision{Allow: true, Rule: "login required (no policy configured)"}
+}
+
 // proxied authenticates, authorizes and forwards one request to rt.
 func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
+	scope.Of(c.Request()).Route = "proxy:" + rt.Name
+	if ok, err := s.admit(c, path); !ok {
+		return err
+	}
+	rt.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// admit authenticates the request and asks the Authorizer. It returns true
+// when the request may go on, with its identity and decision in the scope;
+// otherwise the refusal was answered (a redirect to the login page) or is
+// the returned error (401, 403).
+func (s *Server) admit(c echo.Context, path string) (bool, error) {
 	r := c.Request()
 	sc := scope.Of(r)
-	sc.Route = "proxy:" + rt.Name
-
 	id, err := s.authn.Authenticate(c.Response(), r)
 	if err != nil {
 		if p := problem.As(err); p != nil && p.Status == http.StatusUnauthorized {
@@ -66,9 +89,9 @@ func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
 			// forged): a 401 must carry a challenge (RFC 9110 section
 			// 15.5.2), and a browser is sent to log in again.
 			sc.Decision = "deny"
-			return s.challenge(c, p, `Bearer realm="gateway", error="invalid_token"`)
+			return false, s.challenge(c, p, `Bearer realm="gateway", error="invalid_token"`)
 		}
-		return err
+		return false, err
 	}
 	sc.Identity = id
 
@@ -76,11 +99,10 @@ func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
 	sc.Rule = d.Rule
 	if !d.Allow {
 		sc.Decision = "deny"
-		return s.deny(c, id)
+		return false, s.deny(c, id)
 	}
 	sc.Decision = "allow"
-	rt.ServeHTTP(c.Response(), r)
-	return nil
+	return true, nil
 }
 
 // deny answers a refused request: 403 for a known user; for anonymous ones a

@@ -131,6 +131,15 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return problem.Wrap(http.StatusBadRequest, problem.BadRequest, "invalid request path: "+err.Error(), err)
 		}
+		if isAdminPath(path) {
+			// User administration is decided by the policy like any
+			// proxied path (SPEC section 4: "decided by policy.csv").
+			scope.Of(r).Route = "auth:admin"
+			if ok, err := s.admit(c, path); !ok {
+				return err
+			}
+			return next(c)
+		}
 		if ownPath(path) {
 			return next(c)
 		}
@@ -153,6 +162,11 @@ func ownPath(path string) bool {
 	// "/auth/" itself included: the whole namespace is the gateway's, and
 	// no request in it may reach an upstream.
 	return strings.HasPrefix(path, "/auth/")
+}
+
+// isAdminPath reports whether path is under /auth/admin.
+func isAdminPath(path string) bool {
+	return path == "/auth/admin" || strings.HasPrefix(path, "/auth/admin/")
 }
 
 // headerBytes approximates the size of the request head as sent: request

@@ -36,6 +36,8 @@ import (
 type Options struct {
 	Config *config.Config
 	Logger *zap.Logger
+	// AccessLogger writes the access lines; nil means Logger.Named("access").
+	AccessLogger *zap.Logger
 	// Authenticator defaults to Anonymous, Authorizer to AllowAll.
 	Authenticator Authenticator
 	Authorizer    Authorizer
@@ -85,12 +87,15 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      o.Logger,
-		access:   o.Logger.Named("access"),
+		access:   o.AccessLogger,
 		proxy:    px,
 		resolver: forwarded.NewResolver(trusted),
 		authn:    o.Authenticator,
 		authz:    o.Authorizer,
 		checks:   o.Checks,
+	}
+	if s.access == nil {
+		s.access = o.Logger.Named("access")
 	}
 	if s.authn == nil {
 		s.authn = Anonymous{}
