@@ -216,6 +216,13 @@ func (rt *Route) setForwarded(in, out *http.Request, sc *scope.Scope) {
 
 func (rt *Route) modifyResponse(res *http.Response) error {
 	rt.hp.scrubSetCookie(res.Header)
+	if sc := scope.Of(res.Request); sc != nil && sc.FreshCredentials {
+		// The response carries the gateway's new cookies (and its own
+		// "Cache-Control: no-store"): an upstream's "public, max-age" must
+		// not let a shared cache store them.
+		res.Header.Del("Cache-Control")
+		res.Header.Del("Expires")
+	}
 	// The gateway has already set its request id on the response; an
 	// upstream that echoes it (a common middleware) would add a second
 	// value, since the proxy adds upstream headers rather than replacing.

@@ -38,6 +38,10 @@ type Scope struct {
 
 	// Identity is nil for anonymous requests.
 	Identity *Identity
+	// FreshCredentials is set when the gateway put new credentials on the
+	// response (a transparent refresh): a cache must then never store it,
+	// whatever the upstream says.
+	FreshCredentials bool
 	// Route names what answered: an auth endpoint, "proxy:<upstream>",
 	// "health"... It is a bounded label, never a raw path.
 	Route string

@@ -259,10 +259,13 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 	case "advance", "sibling":
 	case "reused":
 		s.forget(newKey)
-		if uid, _ := reply[len(reply)-1].(string); uid != "" {
+		uid, _ := reply[len(reply)-1].(string)
+		if uid != "" {
 			_ = s.c.ZRem(context.WithoutCancel(ctx), s.indexKey(uid), rec.sessionID).Err()
 		}
-		return nil, "", ErrReused
+		// Name the revoked session, so that the caller can publish its
+		// revocation and its access tokens stop too.
+		return &Session{ID: rec.sessionID, UserID: uid}, "", ErrReused
 	case "expired":
 		s.forget(newKey)
 		return nil, "", ErrExpired

@@ -117,7 +117,9 @@ type Store interface {
 	//     LastUsedAt and the idle expiry move as for a rotation. Every token
 	//     of the current generation stays valid;
 	//   - any older token, or the previous one after the grace: the session
-	//     is revoked and ErrReused returned;
+	//     is revoked and ErrReused returned, with a Session that carries
+	//     only the revoked session's ID and UserID (for the caller to
+	//     publish the revocation);
 	//   - an unknown or malformed token, or a revoked or expired session:
 	//     ErrInvalid (ErrExpired when the expired session is still known).
 	// Concurrent calls with one token never both advance the generation.

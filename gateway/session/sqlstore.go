@@ -185,6 +185,11 @@ func (s *SQLStore) Rotate(ctx context.Context, token string, now time.Time) (*Se
 	if err != nil {
 		return nil, "", fmt.Errorf("session: rotate: %w", err)
 	}
+	if outcome == ErrReused {
+		// Name the revoked session, so that the caller can publish its
+		// revocation and its access tokens stop too.
+		return &Session{ID: sess.ID, UserID: sess.UserID}, "", outcome
+	}
 	if outcome != nil {
 		return nil, "", outcome
 	}
