@@ -10,6 +10,7 @@ import (
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/proxy"
 	"github.com/authgate/gateway/gateway/scope"
+	"github.com/authgate/gateway/policy"
 )
 
 // Authenticator establishes who sent a request. It is the seam where token
@@ -136,4 +137,28 @@ func isPageLoad(r *http.Request) bool {
 		return dest == "document"
 	}
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// Policy authorizes with the Casbin policy: it decides for the user's roles
+// plus "authenticated" when logged in ("anonymous" the policy adds itself),
+// and reports the deciding line.
+type Policy struct {
+	Enforcer *policy.Enforcer
+}
+
+// Authorize implements Authorizer.
+func (p Policy) Authorize(id *scope.Identity, method, path string) Decision {
+	var roles []string
+	if id != nil {
+		// A new slice: the identity's own may be shared by concurrent
+		// requests (the verified-token cache hands out one value).
+		var buf [8]string
+		roles = append(append(buf[:0], id.Roles...), policy.Authenticated)
+	}
+	d := p.Enforcer.Decide(roles, method, path)
+	rule := d.Rule
+	if rule == "" {
+		rule = d.Reason
+	}
+	return Decision{Allow: d.Allow, Rule: rule}
 }

@@ -17,13 +17,21 @@ type ReadinessCheck interface {
 	Check(ctx context.Context) error
 }
 
+// Warner is implemented by a ReadinessCheck that can be ready yet worth a
+// look (a policy reload that was refused while the old policy serves).
+type Warner interface {
+	// Warning returns "" when there is nothing to say.
+	Warning() string
+}
+
 // readinessTimeout bounds one /readyz evaluation, so that a hanging
 // dependency makes the probe fail rather than hang.
 const readinessTimeout = 2 * time.Second
 
 type healthReport struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
+	Status   string            `json:"status"`
+	Checks   map[string]string `json:"checks"`
+	Warnings map[string]string `json:"warnings,omitempty"`
 }
 
 // healthz answers 200 whenever the process serves requests.
@@ -46,6 +54,14 @@ func (s *Server) readyz(c echo.Context) error {
 			status = http.StatusServiceUnavailable
 		} else {
 			rep.Checks[chk.Name()] = "ok"
+		}
+		if w, ok := chk.(Warner); ok {
+			if msg := w.Warning(); msg != "" {
+				if rep.Warnings == nil {
+					rep.Warnings = map[string]string{}
+				}
+				rep.Warnings[chk.Name()] = msg
+			}
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -19,6 +19,8 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root.AddCommand(
 		newServeCommand(e),
 		newDemoCommand(e),
+		newMigrateCommand(e),
+		newKeysCommand(e),
 		newVersionCommand(e),
 	)
 	return root

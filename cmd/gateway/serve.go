@@ -8,13 +8,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authgate/gateway/config"
-	"github.com/authgate/gateway/gateway"
 	"github.com/authgate/gateway/gateway/observe"
 )
 
 func newServeCommand(e *env) *cobra.Command {
 	var configFile string
-	var configTest bool
+	var configTest, skipMigrations bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
@@ -28,28 +27,34 @@ func newServeCommand(e *env) *cobra.Command {
 				fmt.Fprintln(e.stdout, "configuration ok")
 				return nil
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, !skipMigrations)
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML configuration file (default ./gateway.yaml if present)")
 	cmd.Flags().BoolVar(&configTest, "config-test", false, "load and validate the configuration, then exit")
+	cmd.Flags().BoolVar(&skipMigrations, "skip-migrations", false, "do not apply database migrations at start-up (run `gateway migrate` instead)")
 	return cmd
 }
 
 // serve builds the gateway from cfg and runs it until ctx is done.
-func serve(ctx context.Context, cfg *config.Config) error {
+func serve(ctx context.Context, cfg *config.Config, migrate bool) error {
 	logger, err := observe.NewLogger(cfg.Log)
 	if err != nil {
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
 
-	srv, err := gateway.New(gateway.Options{Config: cfg, Logger: logger})
+	// Background work (the revocation feed, cleanups) ends with the
+	// server, after the graceful drain.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	a, err := build(bgCtx, cfg, logger, migrate)
 	if err != nil {
 		return err
 	}
+	defer a.close()
 	for _, u := range cfg.Upstreams {
 		logger.Info("upstream", zap.String("name", u.Name), zap.String("prefix", u.Prefix), zap.String("url", u.URL))
 	}
-	return srv.ListenAndServe(ctx)
+	return a.server.ListenAndServe(ctx)
 }

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/gateway/gateway/token"
+)
+
+// TestTokenAttacks presents forged, altered and malformed access tokens on
+// a proxied route and on /auth/me: each is a 401 problem with a Bearer
+// challenge, and none reaches the upstream. A control token, forged exactly
+// as the gateway signs, is accepted, so that every refusal is due to the
+// one thing its case changes.
+func TestTokenAttacks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		d := newDeployment(t, backend)
+		gw := d.start(t, nil)
+		u := gw.register(t, "mallory")
+		tk := gw.login(t, u)
+		sid := sidOf(t, tk.Access)
+		priv, kid := d.signingKey(t)
+		pub := priv.Public().(ed25519.PublicKey)
+		_, attacker, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		now := time.Now().Unix()
+		claims := func(mod func(map[string]any)) map[string]any {
+			c := map[string]any{
+				"iss": gw.cfg.IssuerOrDefault(), "aud": []string{gw.cfg.Tokens.Audience},
+				"sub": u.ID, "sid": sid, "exp": now + 300, "iat": now, "jti": randomHex(t, 16),
+				"roles": []string{"user"}, "email": u.Email,
+			}
+			if mod != nil {
+				mod(c)
+			}
+			return c
+		}
+		header := func(mod func(map[string]any)) map[string]any {
+			h := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
+			if mod != nil {
+				mod(h)
+			}
+			return h
+		}
+		ours := func(in []byte) []byte { return ed25519.Sign(priv, in) }
+		theirs := func(in []byte) []byte { return ed25519.Sign(attacker, in) }
+		hmacWith := func(key []byte) func([]byte) []byte {
+			return func(in []byte) []byte {
+				m := hmac.New(sha256.New, key)
+				m.Write(in)
+				return m.Sum(nil)
+			}
+		}
+		pubDER, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+		jwks := gw.send(t, request{method: http.MethodGet, path: "/.well-known/jwks.json"}).body
+
+		control := signJWS(t, header(nil), claims(nil), ours)
+		d.secret(control)
+		gw.get(t, "/api/attack/control", control).wantStatus(t, http.StatusOK)
+		assertion := d.up.last(t, "/api/attack/control").Header.Get("X-Auth-Assertion")
+
+		// The real token with its payload changed (roles: admin) and its
+		// signature kept; and with its signature altered.
+		parts := strings.Split(tk.Access, ".")
+		payload := jwtPart(t, tk.Access, 1)
+		payload["roles"] = []string{"admin"}
+		raw, _ := json.Marshal(payload)
+		tampered := parts[0] + "." + b64url.EncodeToString(raw) + "." + parts[2]
+		sig, _ := b64url.DecodeString(parts[2])
+		sig[0] ^= 1
+		badSig := parts[0] + "." + parts[1] + "." + b64url.EncodeToString(sig)
+
+		bearer := func(tok string) []string { return []string{"Bearer " + tok} }
+		cases := []struct {
+			name  string
+			authz []string // Authorization header lines
+			code  string
+		}{
+			{"alg none", bearer(signJWS(t, header(func(h map[string]any) { h["alg"] = "none" }), claims(nil), nil)), "invalid_token"},
+			{"alg none, no kid", bearer(signJWS(t, map[string]any{"alg": "none", "typ": "at+jwt"}, claims(nil), nil)), "invalid_token"},
+			{"HS256 keyed with the raw public key", bearer(signJWS(t, header(func(h map[string]any) { h["alg"] = "HS256" }), claims(nil), hmacWith(pub))), "invalid_token"},
+			{"HS256 keyed with the public key PEM", bearer(signJWS(t, header(func(h map[string]any) { h["alg"] = "HS256" }), claims(nil), hmacWith(pubPEM))), "invalid_token"},
+			{"HS256 keyed with the JWKS", bearer(signJWS(t, header(func(h map[string]any) { h["alg"] = "HS256" }), claims(nil), hmacWith(jwks))), "invalid_token"},
+			{"alg RS256 over an EdDSA signature", bearer(signJWS(t, header(func(h map[string]any) { h["alg"] = "RS256" }), claims(nil), ours)), "invalid_token"},
+			{"unknown kid", bearer(signJWS(t, header(func(h map[string]any) { h["kid"] = "attacker-key" }), claims(nil), theirs)), "invalid_token"},
+			{"our kid, another key", bearer(signJWS(t, header(nil), claims(nil), theirs)), "invalid_token"},
+			{"no kid", bearer(signJWS(t, header(func(h map[string]any) { delete(h, "kid") }), claims(nil), ours)), "invalid_token"},
+			{"embedded jwk", bearer(signJWS(t, header(func(h map[string]any) {
+				h["kid"] = "attacker-key"
+				h["jwk"] = map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64url.EncodeToString(attacker.Public().(ed25519.PublicKey))}
+			}), claims(nil), theirs)), "invalid_token"},
+			{"jku to a foreign key set", bearer(signJWS(t, header(func(h map[string]any) {
+				h["kid"] = "attacker-key"
+				h["jku"] = "http://127.0.0.1:1/jwks.json"
+			}), claims(nil), theirs)), "invalid_token"},
+			{"crit header", bearer(signJWS(t, header(func(h map[string]any) { h["crit"] = []string{"exp"} }), claims(nil), ours)), "invalid_token"},
+			{"tampered payload", bearer(tampered), "invalid_token"},
+			{"tampered signature", bearer(badSig), "invalid_token"},
+			{"expired", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { c["exp"], c["iat"] = now-120, now-1000 }), ours)), "token_expired"},
+			{"expired with a wrong issuer", bearer(signJWS(t, header(nil), claims(func(c map[string]any) {
+				c["exp"], c["iat"], c["iss"] = now-120, now-1000, "https://evil.example"
+			}), ours)), "invalid_token"},
+			{"wrong iss", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { c["iss"] = "https://evil.example" }), ours)), "invalid_token"},
+			{"no iss", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { delete(c, "iss") }), ours)), "invalid_token"},
+			{"wrong aud", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { c["aud"] = []string{"another-service"} }), ours)), "invalid_token"},
+			{"no aud", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { delete(c, "aud") }), ours)), "invalid_token"},
+			{"no exp", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { delete(c, "exp") }), ours)), "invalid_token"},
+			{"no sid", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { delete(c, "sid") }), ours)), "invalid_token"},
+			{"iat in the future", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { c["iat"] = now + 600 }), ours)), "invalid_token"},
+			{"nbf in the future", bearer(signJWS(t, header(nil), claims(func(c map[string]any) { c["nbf"] = now + 600 }), ours)), "invalid_token"},
+			{"typ JWT", bearer(signJWS(t, header(func(h map[string]any) { h["typ"] = "JWT" }), claims(nil), ours)), "invalid_token"},
+			{"no typ", bearer(signJWS(t, header(func(h map[string]any) { delete(h, "typ") }), claims(nil), ours)), "invalid_token"},
+			{"the X-Auth-Assertion as an access token", bearer(assertion), "invalid_token"},
+			{"the refresh token as an access token", bearer(tk.Refresh), "invalid_token"},
+			{"garbage", bearer("not-a-token"), "invalid_token"},
+			{"garbage with three parts", bearer("a.b.c"), "invalid_token"},
+			{"oversized", bearer(strings.Repeat("a", 9000)), "invalid_token"},
+			{"Bearer with no token", []string{"Bearer"}, "invalid_token"},
+			{"Bearer and spaces", []string{"Bearer    "}, "invalid_token"},
+			{"empty Authorization", []string{""}, "invalid_token"},
+			{"token without a scheme", []string{tk.Access}, "invalid_token"},
+			{"Basic scheme", []string{"Basic dXNlcjpwYXNzd29yZA=="}, "invalid_token"},
+			{"two tokens in one header", []string{"Bearer " + tk.Access + " " + tk.Access}, "invalid_token"},
+			{"two Authorization headers", []string{"Bearer " + tk.Access, "Bearer " + tk.Access}, "invalid_token"},
+			{"a good and a bad Authorization header", []string{"Bearer " + tk.Access, "Bearer x"}, "invalid_token"},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, path := range []string{"/api/attack/" + strconv.Itoa(i), "/auth/me"} {
+					r := gw.send(t, request{method: http.MethodGet, path: path, header: http.Header{"Authorization": tc.authz}})
+					r.wantProblem(t, http.StatusUnauthorized, tc.code)
+					if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer") {
+						t.Errorf("%s: WWW-Authenticate %q, want a Bearer challenge", path, ch)
+					}
+					if strings.HasPrefix(path, "/api/") && d.up.received(path) {
+						t.Errorf("%s: the request reached the upstream", path)
+					}
+				}
+			})
+		}
+
+		// The attacks did not harm the real session.
+		gw.get(t, "/api/attack/after", tk.Access).wantStatus(t, http.StatusOK)
+	})
+}
+
+// TestRemovedSigningKey rotates the signing key as an operator does: a new
+// key that sorts first signs while the old one still verifies; once the old
+// key file is removed (and the gateway restarted), its tokens are refused.
+func TestRemovedSigningKey(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		d := newDeployment(t, backend)
+		gw := d.start(t, nil)
+		u := gw.register(t, "oscar")
+		old := gw.login(t, u)
+		oldKid := jwtPart(t, old.Access, 0)["kid"].(string)
+		gw.get(t, "/api/keys/1", old.Access).wantStatus(t, http.StatusOK)
+		gw.stop()
+
+		// Step 1: a new key signs; the old one still verifies.
+		_, newKid, err := token.Generate("EdDSA", d.keysDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw = d.start(t, nil)
+		if keys := gw.jwks(t); len(keys) != 2 || keys[oldKid] == nil || keys[newKid] == nil {
+			t.Fatalf("JWKS during rotation has %d keys, want the old and the new one", len(keys))
+		}
+		gw.get(t, "/api/keys/2", old.Access).wantStatus(t, http.StatusOK)
+		fresh := gw.login(t, u)
+		if kid := jwtPart(t, fresh.Access, 0)["kid"]; kid != newKid {
+			t.Fatalf("new tokens are signed by %v, want the new key %s", kid, newKid)
+		}
+		gw.stop()
+
+		// Step 2: the old key file is removed.
+		ks, _, err := token.Load(d.keysDir, "EdDSA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks.Keys() {
+			if k.ID == oldKid {
+				if err := os.Remove(filepath.Join(d.keysDir, k.File)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		gw = d.start(t, nil)
+		if keys := gw.jwks(t); len(keys) != 1 || keys[newKid] == nil {
+			t.Fatalf("JWKS after removal has %d keys, want only the new one", len(keys))
+		}
+		for _, path := range []string{"/api/keys/3", "/auth/me"} {
+			gw.get(t, path, old.Access).wantProblem(t, http.StatusUnauthorized, "invalid_token")
+		}
+		if d.up.received("/api/keys/3") {
+			t.Error("a token of a removed key reached the upstream")
+		}
+		gw.get(t, "/api/keys/4", fresh.Access).wantStatus(t, http.StatusOK)
+	})
+}

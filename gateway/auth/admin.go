@@ -1,0 +1,240 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/gateway/password"
+	"github.com/authgate/gateway/gateway/problem"
+	"github.com/authgate/gateway/gateway/scope"
+)
+
+// Directory is the part of the account store the admin API adds: listing.
+type Directory interface {
+	List(ctx context.Context, q account.Query) ([]account.User, string, error)
+}
+
+var _ Directory = (*account.SQLStore)(nil)
+
+// Admin serves /auth/admin: user administration. Who may call it is decided
+// by the policy before the request reaches these handlers (the gateway
+// authorizes every /auth/admin request like a proxied one); the handlers
+// only need the caller's identity, for the audit log.
+type Admin struct {
+	svc   *Service
+	dir   Directory
+	authn *Authenticator
+}
+
+// NewAdmin returns the admin handlers.
+func NewAdmin(svc *Service, dir Directory, authn *Authenticator) *Admin {
+	return &Admin{svc: svc, dir: dir, authn: authn}
+}
+
+// Register adds the /auth/admin routes to e.
+func (a *Admin) Register(e *echo.Echo) {
+	g := e.Group("/auth/admin", a.protect)
+	g.GET("/users", a.list)
+	g.POST("/users", a.create)
+	g.GET("/users/:id", a.get)
+	g.PATCH("/users/:id", a.patch)
+	g.GET("/users/:id/sessions", a.sessions)
+	g.DELETE("/users/:id/sessions", a.revokeSessions)
+}
+
+// protect keeps answers out of caches, refuses cross-origin unsafe requests
+// as for the rest of /auth, and fails closed: it serves only requests the
+// gateway has authenticated and the policy has allowed.
+func (a *Admin) protect(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		if err := a.authn.csrf.Check(c.Request()); err != nil {
+			return errCrossOrigin
+		}
+		if sc := scope.Of(c.Request()); sc == nil || sc.Identity == nil || sc.Decision != "allow" {
+			return problem.New(http.StatusForbidden, problem.Forbidden, "you are not allowed to access this resource")
+		}
+		return next(c)
+	}
+}
+
+// adminUserJSON is a user as administrators see it.
+type adminUserJSON struct {
+	userJSON
+	Disabled  bool      `json:"disabled"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func adminView(u account.User) adminUserJSON {
+	return adminUserJSON{userJSON: userView(u), Disabled: u.Disabled, UpdatedAt: u.UpdatedAt}
+}
+
+func (a *Admin) list(c echo.Context) error {
+	q := account.Query{EmailPrefix: c.QueryParam("q"), Cursor: c.QueryParam("cursor")}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > account.MaxListLimit {
+			return validation(map[string]string{"limit": "must be a number from 1 to " + strconv.Itoa(account.MaxListLimit)})
+		}
+		q.Limit = n
+	}
+	users, next, err := a.dir.List(c.Request().Context(), q)
+	switch {
+	case errors.Is(err, account.ErrInvalidCursor):
+		return validation(map[string]string{"cursor": "is not a cursor this server returned"})
+	case err != nil:
+		return unavailable("the user database", err)
+	}
+	out := make([]adminUserJSON, 0, len(users))
+	for _, u := range users {
+		out = append(out, adminView(u))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"users": out, "next_cursor": next})
+}
+
+type createUserRequest struct {
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	Name     string   `json:"name"`
+	Roles    []string `json:"roles"`
+}
+
+func (a *Admin) create(c echo.Context) error {
+	var req createUserRequest
+	if err := decodeJSON(c.Request(), &req); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"email": req.Email}); err != nil {
+		return err
+	}
+	actor := a.actor(c)
+	u, err := a.svc.CreateUser(c.Request().Context(), actor, req.Email, req.Password, req.Name, req.Roles)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": adminView(u)})
+}
+
+func (a *Admin) get(c echo.Context) error {
+	u, err := a.svc.Users.ByID(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return userError(err)
+	}
+	return c.JSON(http.StatusOK, adminView(u))
+}
+
+type patchUserRequest struct {
+	Roles    *[]string `json:"roles"`
+	Disabled *bool     `json:"disabled"`
+	Name     *string   `json:"name"`
+}
+
+func (a *Admin) patch(c echo.Context) error {
+	var req patchUserRequest
+	if err := decodeJSON(c.Request(), &req); err != nil {
+		return err
+	}
+	ctx, id, actor := c.Request().Context(), c.Param("id"), a.actor(c)
+	if req.Name != nil && len(*req.Name) > maxNameLen {
+		return validation(map[string]string{"name": "is too long"})
+	}
+	u, err := a.svc.Users.ByID(ctx, id)
+	if err != nil {
+		return userError(err)
+	}
+	if req.Name != nil {
+		if u, err = a.svc.Users.Update(ctx, id, account.Patch{Name: req.Name}); err != nil {
+			return userError(err)
+		}
+	}
+	if req.Roles != nil {
+		if u, err = a.svc.SetRoles(ctx, actor, id, *req.Roles); err != nil {
+			return err
+		}
+	}
+	if req.Disabled != nil && *req.Disabled != u.Disabled {
+		if u, err = a.svc.SetDisabled(ctx, actor, id, *req.Disabled); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, adminView(u))
+}
+
+func (a *Admin) sessions(c echo.Context) error {
+	ctx, id := c.Request().Context(), c.Param("id")
+	if _, err := a.svc.Users.ByID(ctx, id); err != nil {
+		return userError(err)
+	}
+	list, err := a.svc.ListSessions(ctx, id)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionJSON, 0, len(list))
+	for _, s := range list {
+		out = append(out, sessionView(s, ""))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (a *Admin) revokeSessions(c echo.Context) error {
+	ctx, id := c.Request().Context(), c.Param("id")
+	if _, err := a.svc.Users.ByID(ctx, id); err != nil {
+		return userError(err)
+	}
+	if err := a.svc.endUserSessions(ctx, id, ""); err != nil {
+		return err
+	}
+	a.svc.audit("admin_revoke_sessions", "success", zap.String("actor_id", a.actor(c)), zap.String("user_id", id))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// actor is the administrator's user id, as the gateway authenticated it.
+func (a *Admin) actor(c echo.Context) string {
+	if sc := scope.Of(c.Request()); sc != nil && sc.Identity != nil {
+		return sc.Identity.UserID
+	}
+	return ""
+}
+
+// CreateUser creates an account as an administrator or the CLI: roles as
+// given (the default roles when nil), and no password when pw is empty (the
+// user sets one through a password reset).
+func (s *Service) CreateUser(ctx context.Context, actorID, email, pw, name string, roles []string) (account.User, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return account.User{}, validation(map[string]string{"email": emailMessage(err)})
+	}
+	if len(name) > maxNameLen {
+		return account.User{}, validation(map[string]string{"name": "is too long"})
+	}
+	if roles == nil {
+		roles = s.settings.DefaultRoles
+	}
+	hash := ""
+	if pw != "" {
+		if err := s.Rules.Check(pw, norm); err != nil {
+			var re *password.RuleError
+			if errors.As(err, &re) {
+				return account.User{}, &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
+					Errors: map[string]string{"password": re.Message}}
+			}
+			return account.User{}, err
+		}
+		if hash, err = s.Hasher.Hash(ctx, pw); err != nil {
+			return account.User{}, unavailable("password hashing", err)
+		}
+	}
+	u, err := s.Users.Create(ctx, account.User{Email: norm, Name: name, PasswordHash: hash, Roles: roles})
+	if err != nil {
+		return u, userError(err)
+	}
+	s.audit("admin_create_user", "success", zap.String("actor_id", actorID), zap.String("user_id", u.ID), zap.Strings("roles", u.Roles))
+	return u, nil
+}

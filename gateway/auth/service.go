@@ -1,0 +1,603 @@
+// Package auth is the gateway's account API and its request authenticator.
+//
+// Service holds the account flows (register, login, refresh, logout,
+// password change, sessions) independent of HTTP; handlers.go maps them to
+// the /auth endpoints of SPEC section 4; Authenticator proves who sent a
+// proxied request (Bearer token, else the gateway's cookies with transparent
+// refresh) without I/O in the steady state.
+//
+// Guarantees:
+//   - A login answer takes the same time whether or not the account exists:
+//     an unknown email costs one argon2id verification like a known one.
+//   - Passwords are never logged, and neither are tokens: the audit log
+//     records who, what, the result and why.
+//   - Every change that must end access (logout, logout everywhere,
+//     password change, disabling, role changes) is applied to this
+//     replica's revocation view at once and published on the feed for the
+//     others. So is refresh-token reuse when the session store names the
+//     session it revoked (see reused); otherwise only the session's refresh
+//     tokens end at once.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/gateway/password"
+	"github.com/authgate/gateway/gateway/problem"
+	"github.com/authgate/gateway/gateway/session"
+	"github.com/authgate/gateway/gateway/token"
+)
+
+// Users is the part of the account store the service uses.
+type Users interface {
+	Create(ctx context.Context, u account.User) (account.User, error)
+	ByID(ctx context.Context, id string) (account.User, error)
+	ByEmail(ctx context.Context, email string) (account.User, error)
+	Update(ctx context.Context, id string, p account.Patch) (account.User, error)
+	SetPasswordHash(ctx context.Context, id, hash string) error
+	ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) (bool, error)
+}
+
+var _ Users = (*account.SQLStore)(nil)
+
+// Deps are what a Service is built from. All are required.
+type Deps struct {
+	Users    Users
+	Sessions session.Store
+	Feed     session.Feed
+	View     *session.View
+	Issuer   *token.Issuer
+	Verifier *token.Verifier
+	Hasher   *password.Hasher
+	Rules    password.Rules
+	Audit    *zap.Logger
+	Logger   *zap.Logger
+}
+
+// Settings are the configuration the flows depend on.
+type Settings struct {
+	RegistrationEnabled bool
+	DefaultRoles        []string
+}
+
+// Service implements the account flows.
+type Service struct {
+	Deps
+	settings Settings
+	now      func() time.Time
+}
+
+// NewService checks deps and returns a Service.
+func NewService(d Deps, s Settings) (*Service, error) {
+	if d.Users == nil || d.Sessions == nil || d.Feed == nil || d.View == nil ||
+		d.Issuer == nil || d.Verifier == nil || d.Hasher == nil {
+		return nil, errors.New("auth: NewService: missing dependency")
+	}
+	if d.Audit == nil {
+		d.Audit = zap.NewNop()
+	}
+	if d.Logger == nil {
+		d.Logger = zap.NewNop()
+	}
+	return &Service{Deps: d, settings: s, now: time.Now}, nil
+}
+
+// Client describes who is calling, for sessions and the audit log.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Pair is a fresh access token with its refresh token.
+type Pair struct {
+	AccessToken    string
+	AccessExpires  time.Time
+	RefreshToken   string
+	RefreshExpires time.Time
+	Session        *session.Session
+	User           account.User
+}
+
+// Problems the flows answer with.
+var (
+	errInvalidCredentials = problem.New(http.StatusUnauthorized, problem.InvalidCredentials, "email or password is incorrect")
+	errAccountDisabled    = problem.New(http.StatusForbidden, problem.AccountDisabled, "this account is disabled")
+	errInvalidRefresh     = problem.New(http.StatusUnauthorized, problem.InvalidToken, "the refresh token is invalid or has been revoked")
+	errExpiredRefresh     = problem.New(http.StatusUnauthorized, problem.TokenExpired, "the session has expired; log in again")
+)
+
+// unavailable wraps a technical failure of a store as 503: the request may
+// succeed later, and the cause is logged, never sent.
+func unavailable(what string, err error) error {
+	if p := problem.As(err); p != nil {
+		return p
+	}
+	if ra, ok := password.RetryAfter(err); ok {
+		return &problem.Problem{Status: http.StatusServiceUnavailable, Code: problem.Overloaded,
+			Detail: "too many logins in progress; try again shortly", RetryAfter: ra, Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return problem.Wrap(http.StatusServiceUnavailable, problem.Overloaded, "the request was cancelled", err)
+	}
+	return &problem.Problem{Status: http.StatusServiceUnavailable, Code: problem.Overloaded,
+		Detail: what + " is unavailable; try again shortly", RetryAfter: 5 * time.Second, Err: err}
+}
+
+// Register creates an account with the default roles.
+func (s *Service) Register(ctx context.Context, email, pw, name string, c Client) (account.User, error) {
+	if !s.settings.RegistrationEnabled {
+		return account.User{}, problem.New(http.StatusForbidden, problem.Forbidden, "registration is disabled")
+	}
+	fields := map[string]string{}
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		fields["email"] = emailMessage(err)
+	}
+	if len(name) > maxNameLen {
+		fields["name"] = fmt.Sprintf("must be at most %d characters", maxNameLen)
+	}
+	if err := s.Rules.Check(pw, norm); err != nil {
+		var re *password.RuleError
+		if errors.As(err, &re) && len(fields) == 0 {
+			return account.User{}, &problem.Problem{Status: http.StatusBadRequest, Code: re.Code,
+				Detail: re.Message, Errors: map[string]string{"password": re.Message}}
+		}
+		if errors.As(err, &re) {
+			fields["password"] = re.Message
+		}
+	}
+	if len(fields) > 0 {
+		return account.User{}, validation(fields)
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return account.User{}, unavailable("password hashing", err)
+	}
+	u, err := s.Users.Create(ctx, account.User{Email: norm, Name: name, PasswordHash: hash, Roles: s.settings.DefaultRoles})
+	if err != nil {
+		if errors.Is(err, account.ErrEmailTaken) {
+			s.audit("register", "failure", zap.String("email", norm), zap.String("reason", "email_taken"), zap.String("ip", c.IP))
+		}
+		return account.User{}, userError(err)
+	}
+	s.audit("register", "success", zap.String("user_id", u.ID), zap.String("email", u.Email), zap.String("ip", c.IP))
+	return u, nil
+}
+
+// Login checks the credentials and starts a session.
+func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair, error) {
+	if err := s.Rules.CheckMax(pw); err != nil {
+		// Refused before any hashing, so that a 1 MB "password" costs
+		// nothing (SPEC section 9).
+		return nil, validation(map[string]string{"password": ruleMessage(err)})
+	}
+	fail := func(reason string, u *account.User) (*Pair, error) {
+		fields := []zap.Field{zap.String("reason", reason), zap.String("ip", c.IP)}
+		if u != nil {
+			fields = append(fields, zap.String("user_id", u.ID))
+		}
+		s.audit("login", "failure", fields...)
+		return nil, errInvalidCredentials
+	}
+
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, unavailable("password hashing", err)
+		}
+		return fail("invalid_email", nil)
+	}
+	u, err := s.Users.ByEmail(ctx, norm)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		// Same cost as a real check: timing must not tell which
+		// addresses have accounts.
+		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, unavailable("password hashing", err)
+		}
+		return fail("unknown_email", nil)
+	case err != nil:
+		return nil, unavailable("the user database", err)
+	}
+	if u.PasswordHash == "" {
+		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, unavailable("password hashing", err)
+		}
+		return fail("no_password", &u)
+	}
+	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		return nil, unavailable("password hashing", err)
+	}
+	if !ok {
+		return fail("bad_password", &u)
+	}
+	// Disabled is told only to whoever knows the password.
+	if u.Disabled {
+		s.audit("login", "failure", zap.String("reason", "disabled"), zap.String("user_id", u.ID), zap.String("ip", c.IP))
+		return nil, errAccountDisabled
+	}
+	if rehash {
+		s.rehash(ctx, u, pw)
+	}
+	sess, refresh, err := s.Sessions.Create(ctx, session.NewSession{UserID: u.ID, UserAgent: c.UserAgent, IP: c.IP}, s.now())
+	if err != nil {
+		return nil, unavailable("the session store", err)
+	}
+	pair, err := s.issue(ctx, u, sess, refresh)
+	if err != nil {
+		return nil, err
+	}
+	s.audit("login", "success", zap.String("user_id", u.ID), zap.String("session_id", sess.ID), zap.String("ip", c.IP))
+	return pair, nil
+}
+
+// rehash stores a hash with the current parameters after a login proved the
+// password. It swaps only if the stored hash is still the one verified: a
+// password change that committed meanwhile must not be undone by a login
+// with the old password. Failure only delays the upgrade to the next login.
+func (s *Service) rehash(ctx context.Context, u account.User, pw string) {
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err == nil {
+		_, err = s.Users.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, hash)
+	}
+	if err != nil {
+		s.Logger.Warn("password rehash failed", zap.String("user_id", u.ID), zap.Error(err))
+	}
+}
+
+// Refresh rotates a refresh token and issues a new pair with the user's
+// current roles. A replayed old token ends the session (theft detection).
+func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*Pair, error) {
+	sess, refresh, err := s.Sessions.Rotate(ctx, refreshToken, s.now())
+	switch {
+	case errors.Is(err, session.ErrReused):
+		s.reused(ctx, sess, c)
+		return nil, errInvalidRefresh
+	case errors.Is(err, session.ErrExpired):
+		return nil, errExpiredRefresh
+	case errors.Is(err, session.ErrInvalid):
+		s.audit("refresh", "failure", zap.String("reason", "invalid_token"), zap.String("ip", c.IP))
+		return nil, errInvalidRefresh
+	case err != nil:
+		return nil, unavailable("the session store", err)
+	}
+	u, err := s.Users.ByID(ctx, sess.UserID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		_ = s.endSession(ctx, sess.UserID, sess.ID)
+		return nil, errInvalidRefresh
+	case err != nil:
+		return nil, unavailable("the user database", err)
+	}
+	if u.Disabled {
+		_ = s.endSession(ctx, u.ID, sess.ID)
+		s.audit("refresh", "failure", zap.String("reason", "disabled"), zap.String("user_id", u.ID))
+		return nil, errAccountDisabled
+	}
+	pair, err := s.issue(ctx, u, sess, refresh)
+	if err != nil {
+		return nil, err
+	}
+	s.audit("refresh", "success", zap.String("user_id", u.ID), zap.String("session_id", sess.ID))
+	return pair, nil
+}
+
+// reused answers a replayed refresh token (theft detection): the store has
+// revoked the session, and its access tokens must stop too, here at once
+// and on every replica. That needs the session's id, which the presented
+// token (opaque) does not carry: when the store names the session it
+// revoked (a non-nil session with ErrReused) it is published like a logout;
+// otherwise the session's access tokens end with their short lifetime.
+func (s *Service) reused(ctx context.Context, sess *session.Session, c Client) {
+	fields := []zap.Field{zap.String("ip", c.IP), zap.String("user_agent", c.UserAgent)}
+	if sess != nil && sess.ID != "" {
+		fields = append(fields, zap.String("user_id", sess.UserID), zap.String("session_id", sess.ID))
+		// The answer is a 401 whatever happens: a feed failure is logged,
+		// and this replica has applied the revocation already.
+		if err := s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: sess.UserID, SessionID: sess.ID}); err != nil {
+			s.Logger.Warn("publishing the revocation of a reused session failed", zap.String("session_id", sess.ID), zap.Error(err))
+		}
+	}
+	s.audit("refresh", "reuse_detected", fields...)
+}
+
+// issue signs the access token of a session.
+func (s *Service) issue(ctx context.Context, u account.User, sess *session.Session, refresh string) (*Pair, error) {
+	stamp, err := s.Sessions.UserStamp(ctx, u.ID)
+	if err != nil {
+		return nil, unavailable("the session store", err)
+	}
+	at, exp, err := s.Issuer.IssueAccess(token.AccessClaims{
+		Subject: u.ID, SessionID: sess.ID, Email: u.Email, Roles: u.Roles, Stamp: stamp,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: signing access token: %w", err)
+	}
+	return &Pair{AccessToken: at, AccessExpires: exp, RefreshToken: refresh,
+		RefreshExpires: sess.ExpiresAt(), Session: sess, User: u}, nil
+}
+
+// Logout ends one session.
+func (s *Service) Logout(ctx context.Context, userID, sessionID string) error {
+	if err := s.endSession(ctx, userID, sessionID); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
+	s.audit("logout", "success", zap.String("user_id", userID), zap.String("session_id", sessionID))
+	return nil
+}
+
+// LogoutRefresh ends the session of a refresh token, or with all every
+// session of its user.
+func (s *Service) LogoutRefresh(ctx context.Context, refreshToken string, all bool, c Client) error {
+	// The store finds sessions by refresh token only through rotation;
+	// the new token is discarded with the session.
+	sess, _, err := s.Sessions.Rotate(ctx, refreshToken, s.now())
+	switch {
+	case errors.Is(err, session.ErrReused):
+		s.reused(ctx, sess, c)
+		return errInvalidRefresh
+	case errors.Is(err, session.ErrInvalid):
+		return errInvalidRefresh
+	case err != nil:
+		return unavailable("the session store", err)
+	}
+	if all {
+		return s.LogoutAll(ctx, sess.UserID)
+	}
+	return s.Logout(ctx, sess.UserID, sess.ID)
+}
+
+// LogoutAll ends every session of the user.
+func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	if err := s.endUserSessions(ctx, userID, ""); err != nil {
+		return err
+	}
+	s.audit("logout", "success", zap.String("user_id", userID), zap.Bool("all", true))
+	return nil
+}
+
+// ChangePassword checks the current password, stores the new one and ends
+// the user's other sessions.
+func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current, next string) error {
+	if err := s.Rules.CheckMax(current); err != nil {
+		return validation(map[string]string{"current_password": ruleMessage(err)})
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if err != nil {
+		if errors.Is(err, account.ErrNotFound) {
+			return problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
+		}
+		return unavailable("the user database", err)
+	}
+	if err := s.Rules.Check(next, u.Email); err != nil {
+		var re *password.RuleError
+		if errors.As(err, &re) {
+			return &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
+				Errors: map[string]string{"new_password": re.Message}}
+		}
+		return err
+	}
+	ok := false
+	if u.PasswordHash != "" {
+		if ok, _, err = s.Hasher.Verify(ctx, current, u.PasswordHash); err != nil {
+			return unavailable("password hashing", err)
+		}
+	}
+	if !ok {
+		s.audit("password_change", "failure", zap.String("user_id", userID), zap.String("reason", "bad_password"))
+		return &problem.Problem{Status: http.StatusForbidden, Code: problem.InvalidCredentials,
+			Detail: "the current password is incorrect", Errors: map[string]string{"current_password": "is incorrect"}}
+	}
+	hash, err := s.Hasher.Hash(ctx, next)
+	if err != nil {
+		return unavailable("password hashing", err)
+	}
+	if err := s.Users.SetPasswordHash(ctx, userID, hash); err != nil {
+		return unavailable("the user database", err)
+	}
+	if err := s.endUserSessions(ctx, userID, sessionID); err != nil {
+		return err
+	}
+	s.audit("password_change", "success", zap.String("user_id", userID), zap.String("session_id", sessionID))
+	return nil
+}
+
+// Me returns the current user.
+func (s *Service) Me(ctx context.Context, userID string) (account.User, error) {
+	u, err := s.Users.ByID(ctx, userID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return u, problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
+	case err != nil:
+		return u, unavailable("the user database", err)
+	}
+	return u, nil
+}
+
+// UpdateMe changes the user's own name or email. An email change makes the
+// user's access tokens stale, since they carry the address.
+func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *string) (account.User, error) {
+	fields := map[string]string{}
+	p := account.Patch{Name: name}
+	if name != nil && len(*name) > maxNameLen {
+		fields["name"] = fmt.Sprintf("must be at most %d characters", maxNameLen)
+	}
+	if email != nil {
+		norm, err := account.NormalizeEmail(*email)
+		if err != nil {
+			fields["email"] = emailMessage(err)
+		}
+		p.Email = &norm
+	}
+	if len(fields) > 0 {
+		return account.User{}, validation(fields)
+	}
+	before, err := s.Me(ctx, userID)
+	if err != nil {
+		return before, err
+	}
+	u, err := s.Users.Update(ctx, userID, p)
+	if err != nil {
+		return u, userError(err)
+	}
+	if u.Email != before.Email {
+		if err := s.bumpStamp(ctx, userID); err != nil {
+			return u, err
+		}
+		s.audit("email_change", "success", zap.String("user_id", userID))
+	}
+	return u, nil
+}
+
+// ListSessions lists the user's live sessions.
+func (s *Service) ListSessions(ctx context.Context, userID string) ([]session.Session, error) {
+	list, err := s.Sessions.ListByUser(ctx, userID)
+	if err != nil {
+		return nil, unavailable("the session store", err)
+	}
+	return list, nil
+}
+
+// RevokeSession ends one of the user's own sessions; another user's session
+// is "not found", so that ids cannot be probed.
+func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
+	sess, err := s.Sessions.Get(ctx, sessionID)
+	switch {
+	case errors.Is(err, session.ErrNotFound) || (err == nil && sess.UserID != userID):
+		return problem.New(http.StatusNotFound, problem.NotFound, "no such session")
+	case err != nil:
+		return unavailable("the session store", err)
+	}
+	if err := s.endSession(ctx, userID, sessionID); err != nil {
+		return err
+	}
+	s.audit("session_revoke", "success", zap.String("user_id", userID), zap.String("session_id", sessionID))
+	return nil
+}
+
+// SetDisabled disables or enables an account. Disabling ends every session
+// and makes every access token of the user stale on every replica.
+func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) (account.User, error) {
+	u, err := s.Users.Update(ctx, userID, account.Patch{Disabled: &disabled})
+	if err != nil {
+		return u, userError(err)
+	}
+	if disabled {
+		if err := s.endUserSessions(ctx, userID, ""); err != nil {
+			return u, err
+		}
+		if err := s.bumpStamp(ctx, userID); err != nil {
+			return u, err
+		}
+	}
+	s.audit("user_disable", "success", zap.String("actor_id", actorID), zap.String("user_id", userID), zap.Bool("disabled", disabled))
+	return u, nil
+}
+
+// SetRoles replaces a user's roles. Access tokens carrying the old roles
+// become stale on every replica: the next request refreshes and sees the new
+// ones.
+func (s *Service) SetRoles(ctx context.Context, actorID, userID string, roles []string) (account.User, error) {
+	u, err := s.Users.Update(ctx, userID, account.Patch{Roles: &roles})
+	if err != nil {
+		return u, userError(err)
+	}
+	if err := s.bumpStamp(ctx, userID); err != nil {
+		return u, err
+	}
+	s.audit("role_change", "success", zap.String("actor_id", actorID), zap.String("user_id", userID), zap.Strings("roles", u.Roles))
+	return u, nil
+}
+
+// userError maps an account store error to an answer.
+func userError(err error) error {
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return problem.New(http.StatusNotFound, problem.NotFound, "no such user")
+	case errors.Is(err, account.ErrInvalidRole):
+		return validation(map[string]string{"roles": "role names are letters, digits and _.:- (at most 64)"})
+	case errors.Is(err, account.ErrEmailTaken):
+		return &problem.Problem{Status: http.StatusConflict, Code: problem.EmailTaken,
+			Detail: "an account with this email already exists", Errors: map[string]string{"email": "is already registered"}}
+	default:
+		return unavailable("the user database", err)
+	}
+}
+
+// endSession revokes a session in the store and publishes it, so that its
+// access tokens stop working on every replica.
+func (s *Service) endSession(ctx context.Context, userID, sessionID string) error {
+	if err := s.Sessions.Revoke(ctx, sessionID); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return unavailable("the session store", err)
+	}
+	return s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: userID, SessionID: sessionID})
+}
+
+// endUserSessions revokes every session of the user but exceptID.
+func (s *Service) endUserSessions(ctx context.Context, userID, exceptID string) error {
+	ids, err := s.Sessions.RevokeUser(ctx, userID, exceptID)
+	if err != nil {
+		return unavailable("the session store", err)
+	}
+	for _, id := range ids {
+		if err := s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: userID, SessionID: id}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bumpStamp makes every access token of the user stale.
+func (s *Service) bumpStamp(ctx context.Context, userID string) error {
+	stamp, err := s.Sessions.BumpUserStamp(ctx, userID)
+	if err != nil {
+		return unavailable("the session store", err)
+	}
+	return s.publish(ctx, session.Event{Kind: session.KindUserStamp, UserID: userID, Stamp: stamp})
+}
+
+// publish applies e here at once and sends it to the other replicas.
+func (s *Service) publish(ctx context.Context, e session.Event) error {
+	if err := s.View.Publish(ctx, s.Feed, e); err != nil {
+		return unavailable("the revocation feed", err)
+	}
+	return nil
+}
+
+func (s *Service) audit(event, result string, fields ...zap.Field) {
+	s.Audit.Info(event, append(fields, zap.String("event", event), zap.String("result", result))...)
+}
+
+// maxNameLen bounds display names.
+const maxNameLen = 200
+
+func validation(fields map[string]string) error {
+	return &problem.Problem{Status: http.StatusBadRequest, Code: problem.ValidationFailed,
+		Detail: "some fields are invalid", Errors: fields}
+}
+
+// ruleMessage is the client-facing text of a password rule error (its
+// Error() carries the Go sentinel's text too).
+func ruleMessage(err error) string {
+	var re *password.RuleError
+	if errors.As(err, &re) {
+		return re.Message
+	}
+	return "is not acceptable"
+}
+
+func emailMessage(err error) string {
+	var ee *account.EmailError
+	if errors.As(err, &ee) {
+		return ee.Msg
+	}
+	return "is not a valid email address"
+}
