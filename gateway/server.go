@@ -75,11 +75,12 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("gateway: server.trusted_proxies: %w", err)
 	}
 	px, err := proxy.New(proxy.Options{
-		Upstreams:   cfg.Upstreams,
-		Headers:     cfg.Headers,
-		CookieNames: []string{cfg.Cookies.AccessName, cfg.Cookies.RefreshName},
-		Signer:      o.Signer,
-		Logger:      o.Logger.Named("proxy"),
+		Upstreams:          cfg.Upstreams,
+		Headers:            cfg.Headers,
+		CookieNames:        []string{cfg.Cookies.AccessName, cfg.Cookies.RefreshName},
+		Signer:             o.Signer,
+		ForwardAccessToken: cfg.Tokens.ForwardAccessToken,
+		Logger:             o.Logger.Named("proxy"),
 	})
 	if err != nil {
 		return nil, err

@@ -57,28 +57,40 @@ var (
 	errCrossOrigin      = problem.New(http.StatusForbidden, problem.Forbidden, "cross-origin request refused")
 )
 
-// Authenticate implements the gateway's Authenticator.
+// Authenticate implements the gateway's Authenticator. It records the
+// access token that proved the identity in the request's scope, for
+// tokens.forward_access_token.
 func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (*scope.Identity, error) {
+	id, tok, err := a.authenticate(w, r)
+	if id != nil {
+		if sc := scope.Of(r); sc != nil {
+			sc.AccessToken = tok
+		}
+	}
+	return id, err
+}
+
+func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*scope.Identity, string, error) {
 	if h, ok := r.Header["Authorization"]; ok {
 		return a.bearer(h)
 	}
 	access, refresh := a.cookies.read(r)
 	if access == "" && refresh == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err := a.csrf.Check(r); err != nil {
-		return nil, errCrossOrigin
+		return nil, "", errCrossOrigin
 	}
 	if access != "" {
 		id, err := a.verify(access)
 		if err == nil {
-			return id, nil
+			return id, access, nil
 		}
 		if refresh == "" {
 			// A dead access cookie and nothing to renew it: the browser
 			// is anonymous now; drop the stale cookie.
 			a.cookies.clear(w)
-			return nil, nil
+			return nil, "", nil
 		}
 	}
 	pair, err := a.svc.Refresh(r.Context(), refresh, clientOf(r))
@@ -87,35 +99,37 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (*s
 			// The session is over: forget it and continue anonymously,
 			// so that the policy decides (public pages stay public).
 			a.cookies.clear(w)
-			return nil, nil
+			return nil, "", nil
 		}
-		return nil, err
+		return nil, "", err
 	}
 	a.cookies.set(w, pair, a.now())
 	if sc := scope.Of(r); sc != nil {
 		sc.FreshCredentials = true
 	}
-	return &scope.Identity{UserID: pair.User.ID, Email: pair.User.Email, Roles: pair.User.Roles, SessionID: pair.Session.ID}, nil
+	id := &scope.Identity{UserID: pair.User.ID, Email: pair.User.Email, Roles: pair.User.Roles, SessionID: pair.Session.ID}
+	return id, pair.AccessToken, nil
 }
 
 // bearer authenticates an Authorization header. Exactly one header with
 // the Bearer scheme is accepted: two headers could be read differently by
 // another component.
-func (a *Authenticator) bearer(values []string) (*scope.Identity, error) {
+func (a *Authenticator) bearer(values []string) (*scope.Identity, string, error) {
 	if len(values) != 1 {
-		return nil, errBadAuthorization
+		return nil, "", errBadAuthorization
 	}
 	scheme, tok, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, errBadAuthorization
+		return nil, "", errBadAuthorization
 	}
 	tok = strings.TrimLeft(tok, " ")
 	// IndexByte, not ContainsAny: this runs on every API request, and
 	// ContainsAny's set scan cost half of the cached authentication.
 	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
-		return nil, errBadAuthorization
+		return nil, "", errBadAuthorization
 	}
-	return a.verify(tok)
+	id, err := a.verify(tok)
+	return id, tok, err
 }
 
 // verify checks an access token: signature and claims (cached), then the

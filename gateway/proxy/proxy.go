@@ -53,7 +53,11 @@ type Options struct {
 	// CookieNames are the gateway's own cookies (without __Host- prefix).
 	CookieNames []string
 	Signer      AssertionSigner
-	Logger      *zap.Logger
+	// ForwardAccessToken sends the verified access token that authenticated
+	// a request to the upstream as "Authorization: Bearer" (the client's
+	// own Authorization header never passes).
+	ForwardAccessToken bool
+	Logger             *zap.Logger
 }
 
 // Proxy is the upstream table. It is safe for concurrent use.
@@ -70,7 +74,9 @@ type Route struct {
 	rp     *httputil.ReverseProxy
 	hp     *headerPolicy
 	signer AssertionSigner
-	log    *zap.Logger
+	// forwardToken: see Options.ForwardAccessToken.
+	forwardToken bool
+	log          *zap.Logger
 }
 
 // New builds one reverse proxy per upstream.
@@ -87,13 +93,14 @@ func New(o Options) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: upstream %s: %w", u.Name, err)
 		}
 		rt := &Route{
-			Name:   u.Name,
-			Prefix: u.Prefix,
-			strip:  u.StripPrefix,
-			target: target,
-			hp:     hp,
-			signer: o.Signer,
-			log:    o.Logger.With(zap.String("upstream", u.Name)),
+			Name:         u.Name,
+			Prefix:       u.Prefix,
+			strip:        u.StripPrefix,
+			target:       target,
+			hp:           hp,
+			signer:       o.Signer,
+			forwardToken: o.ForwardAccessToken,
+			log:          o.Logger.With(zap.String("upstream", u.Name)),
 		}
 		rt.rp = &httputil.ReverseProxy{
 			Rewrite:        rt.rewrite,
@@ -176,6 +183,9 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 			h.Set(names.Email, id.Email)
 			h.Set(names.Roles, strings.Join(id.Roles, ","))
 			h.Set(names.SessionID, id.SessionID)
+			if rt.forwardToken && sc.AccessToken != "" {
+				h.Set("Authorization", "Bearer "+sc.AccessToken)
+			}
 			if rt.signer != nil {
 				if tok, err := rt.signer.Assertion(id, rt.Name); err == nil {
 					h.Set(names.Assertion, tok)

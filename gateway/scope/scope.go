@@ -38,6 +38,11 @@ type Scope struct {
 
 	// Identity is nil for anonymous requests.
 	Identity *Identity
+	// AccessToken is the verified access token that proved Identity (from
+	// the Authorization header or the cookie, or just issued by a
+	// transparent refresh). It is forwarded only when
+	// tokens.forward_access_token is on, and never logged.
+	AccessToken string
 	// FreshCredentials is set when the gateway put new credentials on the
 	// response (a transparent refresh): a cache must then never store it,
 	// whatever the upstream says.
