@@ -240,9 +240,8 @@ func (d *deployment) warnings() string {
 	return b.String()
 }
 
-// testPolicy lets every logged-in user through, and admins to /auth/admin.
+// testPolicy lets every logged-in user through, everywhere.
 const testPolicy = `p, authenticated, /*, *
-p, admin, /auth/admin/*, *
 `
 
 // config is the deployment's configuration before mutate: plain-HTTP
@@ -263,8 +262,10 @@ func (d *deployment) config(t testing.TB, mutate func(*config.Config)) *config.C
 	cfg.Passwords.MaxConcurrent = 8
 	cfg.Passwords.MaxWait = 10 * time.Second
 	cfg.Log.Level = "debug"
-	// These flows are about accounts: any logged-in user reaches the
-	// upstream, nobody else does (the policy's own tests are elsewhere).
+	// These flows are about accounts: any logged-in user reaches every
+	// path, /auth/admin included, and nobody else does. Authorization is
+	// tested over the repository's policy.csv (policy_e2e_test.go,
+	// admin_e2e_test.go).
 	cfg.Policy.File = filepath.Join(t.TempDir(), "policy.csv")
 	if err := os.WriteFile(cfg.Policy.File, []byte(testPolicy), 0o600); err != nil {
 		t.Fatal(err)
@@ -301,7 +302,7 @@ func (d *deployment) start(t testing.TB, mutate func(*config.Config)) *instance 
 	t.Helper()
 	cfg := d.config(t, mutate)
 	bg, stopBackground := context.WithCancel(context.Background())
-	a, err := build(bg, cfg, d.logger, true)
+	a, err := build(bg, cfg, d.logger, nil, true)
 	if err != nil {
 		stopBackground()
 		t.Fatalf("build: %v", err)

@@ -20,6 +20,8 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newServeCommand(e),
 		newDemoCommand(e),
 		newMigrateCommand(e),
+		newUserCommand(e),
+		newPolicyCommand(e),
 		newKeysCommand(e),
 		newVersionCommand(e),
 	)

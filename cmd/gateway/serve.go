@@ -48,7 +48,12 @@ func serve(ctx context.Context, cfg *config.Config, migrate bool) error {
 	// server, after the graceful drain.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	a, err := build(bgCtx, cfg, logger, migrate)
+	access, stopAccess, err := observe.NewAccessLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer stopAccess() //nolint:errcheck // flushes the last access lines; nothing to do if stderr is gone
+	a, err := build(bgCtx, cfg, logger, access, migrate)
 	if err != nil {
 		return err
 	}

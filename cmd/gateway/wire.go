@@ -12,12 +12,8 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway"
-	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/auth"
-	"github.com/authgate/gateway/gateway/database"
-	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/proxy"
-	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
 	"github.com/authgate/gateway/policy"
 )
@@ -26,7 +22,7 @@ import (
 type app struct {
 	server *gateway.Server
 	// auth is the account service, for what acts on accounts outside the
-	// HTTP API (the user commands, tests).
+	// HTTP API (tests; the user commands build a core of their own).
 	auth    *auth.Service
 	closers []func()
 }
@@ -37,10 +33,12 @@ func (a *app) close() {
 	}
 }
 
-// build constructs everything serve needs from cfg. Background work (the
-// revocation feed, cleanups) runs until ctx is done. migrate applies the
-// database migrations first.
-func build(ctx context.Context, cfg *config.Config, log *zap.Logger, migrate bool) (a *app, err error) {
+// build constructs everything serve needs from cfg: the core (see core.go)
+// and the server on it. Background work (the revocation feed, cleanups,
+// the policy watch) runs until ctx is done. access writes the access log
+// (nil: log.Named("access")). migrate applies the database migrations
+// first.
+func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, migrate bool) (a *app, err error) {
 	a = &app{}
 	defer func() {
 		if err != nil {
@@ -48,109 +46,29 @@ func build(ctx context.Context, cfg *config.Config, log *zap.Logger, migrate boo
 		}
 	}()
 
-	db, err := database.Open(ctx, cfg.Storage.DatabaseURL)
+	c, err := newCore(ctx, cfg, log, coreOptions{migrate: migrate, serve: true})
 	if err != nil {
 		return a, err
 	}
-	a.closers = append(a.closers, func() { db.Close() })
-	if migrate {
-		if err := db.Migrate(ctx); err != nil {
-			return a, err
-		}
-	}
-	checks := []gateway.ReadinessCheck{db}
+	a.closers = append(a.closers, c.close)
+	a.auth = c.auth
+	checks := c.checks
 
-	sessOpts := session.OptionsFromConfig(cfg.Tokens)
-	feedOpts := session.FeedOptions{Logger: log.Named("revocations")}
-	var (
-		sessions session.Store
-		feed     session.Feed
-	)
-	switch cfg.Storage.Sessions {
-	case "redis":
-		rdb, err := redisClient(cfg.Storage.Redis)
-		if err != nil {
-			return a, err
-		}
-		a.closers = append(a.closers, func() { rdb.Close() })
-		rs, err := session.NewRedisStore(rdb, cfg.Storage.Redis.KeyPrefix, sessOpts)
-		if err != nil {
-			return a, err
-		}
-		sessions, feed = rs, session.NewRedisFeed(rdb, cfg.Storage.Redis.KeyPrefix, feedOpts)
-		checks = append(checks, namedCheck{"redis", rs.Ping})
-	default:
-		ss, err := session.NewSQLStore(db, sessOpts)
-		if err != nil {
-			return a, err
-		}
-		sf := session.NewSQLFeed(db, feedOpts)
-		sessions, feed = ss, sf
-		go every(ctx, 10*time.Minute, func(ctx context.Context) {
-			now := time.Now()
-			if _, err := ss.Cleanup(ctx, now); err != nil {
-				log.Warn("session cleanup failed", zap.Error(err))
-			}
-			if _, err := sf.Prune(ctx, now.Add(-2*(cfg.Tokens.AccessTTL+session.DefaultLeeway))); err != nil {
-				log.Warn("revocation feed prune failed", zap.Error(err))
-			}
-		})
-	}
-	view, err := session.StartView(ctx, feed, session.ViewOptions{AccessTTL: cfg.Tokens.AccessTTL, Logger: log.Named("revocations")})
-	if err != nil {
-		return a, err
-	}
-	checks = append(checks, view.ReadyCheck())
-
-	keys, err := loadKeys(cfg.Tokens, log)
-	if err != nil {
-		return a, err
-	}
-	tokOpts := token.Options{Issuer: cfg.IssuerOrDefault(), Audience: cfg.Tokens.Audience, AccessTTL: cfg.Tokens.AccessTTL}
-	issuer, err := token.NewIssuer(keys, tokOpts)
-	if err != nil {
-		return a, err
-	}
-	verifier, err := token.NewVerifier(keys, tokOpts)
-	if err != nil {
-		return a, err
-	}
 	var signer proxy.AssertionSigner // a nil interface, not a nil *Asserter
 	if cfg.Headers.SignAssertion {
-		asserter, err := token.NewAsserter(keys, token.AssertionOptions{Issuer: cfg.IssuerOrDefault(), TTL: cfg.Headers.AssertionTTL})
+		asserter, err := token.NewAsserter(c.keys, token.AssertionOptions{Issuer: cfg.IssuerOrDefault(), TTL: cfg.Headers.AssertionTTL})
 		if err != nil {
 			return a, err
 		}
 		signer = asserter
 	}
 
-	hasher, err := password.New(cfg.Passwords, nil)
+	authn, err := auth.NewAuthenticator(c.auth, cfg.Cookies, cfg.CORS.AllowedOrigins)
 	if err != nil {
 		return a, err
 	}
-	users := account.NewSQLStore(db)
-	svc, err := auth.NewService(auth.Deps{
-		Users:    users,
-		Sessions: sessions,
-		Feed:     feed,
-		View:     view,
-		Issuer:   issuer,
-		Verifier: verifier,
-		Hasher:   hasher,
-		Rules:    password.NewRules(cfg.Passwords),
-		Audit:    log.Named("audit"),
-		Logger:   log.Named("auth"),
-	}, auth.Settings{RegistrationEnabled: cfg.Registration.Enabled, DefaultRoles: cfg.Registration.DefaultRoles})
-	if err != nil {
-		return a, err
-	}
-	authn, err := auth.NewAuthenticator(svc, cfg.Cookies, cfg.CORS.AllowedOrigins)
-	if err != nil {
-		return a, err
-	}
-	a.auth = svc
-	handlers := auth.NewHandlers(svc, authn, keys)
-	admin := auth.NewAdmin(svc, users, authn)
+	handlers := auth.NewHandlers(c.auth, authn, c.keys)
+	admin := auth.NewAdmin(c.auth, c.users, authn)
 
 	enforcer, err := policy.NewEnforcer(cfg.Policy.File, policy.Options{Logger: log.Named("policy")})
 	if err != nil {
@@ -164,6 +82,7 @@ func build(ctx context.Context, cfg *config.Config, log *zap.Logger, migrate boo
 	a.server, err = gateway.New(gateway.Options{
 		Config:        cfg,
 		Logger:        log,
+		AccessLogger:  access,
 		Authenticator: authn,
 		Authorizer:    gateway.Policy{Enforcer: enforcer},
 		Signer:        signer,
