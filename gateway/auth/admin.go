@@ -49,20 +49,16 @@ func (a *Admin) Register(e *echo.Echo) {
 	g.DELETE("/users/:id/sessions", a.revokeSessions)
 }
 
-// protect keeps answers out of caches, refuses cross-origin unsafe requests
-// as for the rest of /auth, and fails closed: it serves only requests the
-// gateway has authenticated and the policy has allowed.
+// protect applies the /auth guard (no caching, no cross-origin cookie
+// requests) and fails closed: it serves only requests the gateway has
+// authenticated and the policy has allowed.
 func (a *Admin) protect(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		if err := a.authn.csrf.Check(c.Request()); err != nil {
-			return errCrossOrigin
-		}
+	return a.authn.apiGuard(func(c echo.Context) error {
 		if sc := scope.Of(c.Request()); sc == nil || sc.Identity == nil || sc.Decision != "allow" {
 			return problem.New(http.StatusForbidden, problem.Forbidden, "you are not allowed to access this resource")
 		}
 		return next(c)
-	}
+	})
 }
 
 // adminUserJSON is a user as administrators see it.
@@ -149,15 +145,18 @@ func (a *Admin) patch(c echo.Context) error {
 	if err != nil {
 		return userError(err)
 	}
-	if req.Name != nil {
-		if u, err = a.svc.Users.Update(ctx, id, account.Patch{Name: req.Name}); err != nil {
-			return userError(err)
-		}
-	}
+	// Roles first: they are the only field the store can still refuse
+	// (an invalid role name), and a refused patch must change nothing.
 	if req.Roles != nil {
 		if u, err = a.svc.SetRoles(ctx, actor, id, *req.Roles); err != nil {
 			return err
 		}
+	}
+	if req.Name != nil {
+		if u, err = a.svc.Users.Update(ctx, id, account.Patch{Name: req.Name}); err != nil {
+			return userError(err)
+		}
+		a.svc.audit("admin_update_user", "success", zap.String("actor_id", actor), zap.String("user_id", id))
 	}
 	if req.Disabled != nil && *req.Disabled != u.Disabled {
 		if u, err = a.svc.SetDisabled(ctx, actor, id, *req.Disabled); err != nil {

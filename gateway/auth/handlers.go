@@ -31,7 +31,7 @@ func NewHandlers(svc *Service, authn *Authenticator, keys *token.KeySet) *Handle
 func (h *Handlers) Register(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", h.jwksDocument)
 
-	g := e.Group("/auth", h.noStore, h.sameOriginUnsafe)
+	g := e.Group("/auth", h.authn.apiGuard)
 	g.POST("/register", h.register)
 	g.POST("/login", h.login)
 	g.POST("/refresh", h.refresh)
@@ -43,23 +43,21 @@ func (h *Handlers) Register(e *echo.Echo) {
 	g.DELETE("/sessions/:id", h.revokeSession)
 }
 
-// noStore keeps every /auth answer out of caches: they carry tokens and
-// personal data.
-func (h *Handlers) noStore(next echo.HandlerFunc) echo.HandlerFunc {
+// apiGuard keeps every /auth answer out of caches (they carry tokens and
+// personal data) and refuses unsafe requests that a browser sent from
+// another origin (login CSRF, forced logout, password change): the /auth
+// API acts on cookies. Non-browser clients send neither Sec-Fetch-Site nor
+// Origin and pass; so does a request with an Authorization header, which a
+// browser never attaches by itself (SPEC section 5: Bearer requests are not
+// subject to CSRF checks).
+func (a *Authenticator) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return next(c)
-	}
-}
-
-// sameOriginUnsafe refuses unsafe requests that a browser sent from another
-// origin (login CSRF, forced logout, password change): the /auth API acts on
-// cookies. Non-browser clients send neither Sec-Fetch-Site nor Origin and
-// pass.
-func (h *Handlers) sameOriginUnsafe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if err := h.authn.csrf.Check(c.Request()); err != nil {
-			return errCrossOrigin
+		r := c.Request()
+		if _, bearer := r.Header["Authorization"]; !bearer {
+			if err := a.csrf.Check(r); err != nil {
+				return errCrossOrigin
+			}
 		}
 		return next(c)
 	}
