@@ -55,7 +55,11 @@ COPY --from=build --chown=65532:65532 /out/data /data-root/data
 VOLUME ["/data-root/data"]
 USER 65532:65532
 EXPOSE 8080 9090
-# HEALTHCHECK: add once `gateway healthcheck` exists (distroless has no curl):
-# HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["/gateway", "healthcheck"]
+# Distroless has no shell or curl: the binary probes its own /healthz (exit 0
+# on 200). It reads the configuration serve reads (./gateway.yaml or --config,
+# and GATEWAY_*), so it follows server.addr and server.tls; give it the same
+# --config as serve when you use one, e.g. in compose:
+#   healthcheck: {test: ["CMD", "/gateway", "healthcheck", "--config", "/etc/gateway/gateway.yaml"]}
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 CMD ["/gateway", "healthcheck"]
 ENTRYPOINT ["/gateway"]
 CMD ["serve"]

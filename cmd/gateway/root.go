@@ -24,6 +24,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newPolicyCommand(e),
 		newKeysCommand(e),
 		newVersionCommand(e),
+		newHealthcheckCommand(e),
 	)
 	return root
 }
