@@ -41,6 +41,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	g.POST("/password", h.changePassword)
 	g.GET("/sessions", h.sessions)
 	g.DELETE("/sessions/:id", h.revokeSession)
+	g.GET("/openapi.json", h.openapiDocument)
 }
 
 // apiGuard keeps every /auth answer out of caches (they carry tokens and
