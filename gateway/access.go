@@ -97,6 +97,7 @@ func (s *Server) admit(c echo.Context, path string) (bool, error) {
 	sc.Identity = id
 
 	d := s.authz.Authorize(id, r.Method, path)
+	s.metrics.PolicyDecision(d.Allow)
 	sc.Rule = d.Rule
 	if !d.Allow {
 		sc.Decision = "deny"

@@ -63,13 +63,35 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 
 		// Deferred so that a stream the proxy aborts (a panic with
 		// http.ErrAbortHandler, re-raised by recoverPanics) is logged too.
-		defer func() { s.logAccess(c, sc, time.Since(start)) }()
+		defer func() {
+			d := time.Since(start)
+			if sc.Route == "" {
+				// One of the gateway's own endpoints, or a request the
+				// guard refused before routing.
+				sc.Route = s.ownRouteClass(c)
+			}
+			s.logAccess(c, sc, d)
+			status := c.Response().Status
+			if !c.Response().Committed {
+				status = 0
+			}
+			s.metrics.Request(sc.Route, r.Method, status, d)
+		}()
 		if err := next(c); err != nil {
 			// Render now so that the access line records the real status.
 			c.Error(err)
 		}
 		return nil
 	}
+}
+
+// ownRouteClass is the route class of a request the proxy did not take: the
+// registered route Echo matched (its pattern), else "none".
+func (s *Server) ownRouteClass(c echo.Context) string {
+	if class, ok := s.ownRoutes[c.Path()]; ok {
+		return class
+	}
+	return "none"
 }
 
 func (s *Server) logAccess(c echo.Context, sc *scope.Scope, d time.Duration) {

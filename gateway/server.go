@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/forwarded"
+	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/proxy"
 )
 
@@ -46,6 +48,9 @@ type Options struct {
 	// Routes registers the gateway's own endpoints (the /auth API) on the
 	// Echo instance.
 	Routes func(e *echo.Echo)
+	// Metrics records requests, policy decisions and upstream answers, and
+	// is served at /metrics on the admin listener; nil: no metrics.
+	Metrics *observe.Metrics
 }
 
 // Server is the gateway's HTTP server.
@@ -59,6 +64,10 @@ type Server struct {
 	authn    Authenticator
 	authz    Authorizer
 	checks   []ReadinessCheck
+	metrics  *observe.Metrics
+	// ownRoutes maps the path pattern of each route registered on echo
+	// to its route class ("auth:/auth/login"), for the metrics.
+	ownRoutes map[string]string
 }
 
 // New builds the server from validated configuration.
@@ -74,6 +83,10 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: server.trusted_proxies: %w", err)
 	}
+	var upstreamObserver proxy.Observer // a nil interface, not a nil *Metrics
+	if o.Metrics != nil {
+		upstreamObserver = o.Metrics
+	}
 	px, err := proxy.New(proxy.Options{
 		Upstreams:          cfg.Upstreams,
 		Headers:            cfg.Headers,
@@ -81,6 +94,7 @@ func New(o Options) (*Server, error) {
 		Signer:             o.Signer,
 		ForwardAccessToken: cfg.Tokens.ForwardAccessToken,
 		Logger:             o.Logger.Named("proxy"),
+		Observer:           upstreamObserver,
 	})
 	if err != nil {
 		return nil, err
@@ -94,6 +108,7 @@ func New(o Options) (*Server, error) {
 		authn:    o.Authenticator,
 		authz:    o.Authorizer,
 		checks:   o.Checks,
+		metrics:  o.Metrics,
 	}
 	if s.access == nil {
 		s.access = o.Logger.Named("access")
@@ -117,6 +132,7 @@ func New(o Options) (*Server, error) {
 		o.Routes(e)
 	}
 	s.echo = e
+	s.ownRoutes = routeClasses(e)
 	return s, nil
 }
 
@@ -232,6 +248,9 @@ func (s *Server) newAdminServer(base context.Context) *http.Server {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
+	if s.metrics != nil {
+		mux.Handle("/metrics", s.metrics.Handler())
+	}
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -239,6 +258,24 @@ func (s *Server) newAdminServer(base context.Context) *http.Server {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          zap.NewStdLog(s.log.Named("admin")),
 	}
+}
+
+// routeClasses names the route class of every route registered on e by
+// its path pattern: "auth:/auth/sessions/:id" under /auth, "gateway:/healthz"
+// for the other own endpoints. Patterns, not request paths: the set is fixed
+// at start-up, so a label made from it is bounded.
+func routeClasses(e *echo.Echo) map[string]string {
+	classes := map[string]string{}
+	for _, r := range e.Routes() {
+		if ownPath(r.Path) {
+			if r.Path == "/auth" || strings.HasPrefix(r.Path, "/auth/") {
+				classes[r.Path] = "auth:" + r.Path
+			} else {
+				classes[r.Path] = "gateway:" + r.Path
+			}
+		}
+	}
+	return classes
 }
 
 type addrStringer struct{ l net.Listener }

@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/auth"
 	"github.com/authgate/gateway/gateway/database"
+	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
@@ -63,6 +64,8 @@ type coreOptions struct {
 	// must not create keys_dir on an operator's machine or need to read
 	// the production signing keys.
 	serve bool
+	// metrics, if set, counts the account events and password hashing.
+	metrics *observe.Metrics
 }
 
 // newCore opens and constructs the core from cfg. On error everything
@@ -149,7 +152,13 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 	if c.verifier, err = token.NewVerifier(c.keys, tokOpts); err != nil {
 		return nil, err
 	}
-	hasher, err := password.New(cfg.Passwords, nil)
+	// Nil interfaces, not nil *Metrics, when there are no metrics.
+	var hashObs password.Observer
+	var events auth.EventObserver
+	if o.metrics != nil {
+		hashObs, events = o.metrics, o.metrics
+	}
+	hasher, err := password.New(cfg.Passwords, hashObs)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +174,7 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		Rules:    password.NewRules(cfg.Passwords),
 		Audit:    log.Named("audit"),
 		Logger:   log.Named("auth"),
+		Events:   events,
 	}, auth.Settings{RegistrationEnabled: cfg.Registration.Enabled, DefaultRoles: cfg.Registration.DefaultRoles})
 	if err != nil {
 		return nil, err

@@ -286,13 +286,16 @@ func (d *deployment) config(t testing.TB, mutate func(*config.Config)) *config.C
 
 // instance is one running gateway.
 type instance struct {
-	d    *deployment
-	cfg  *config.Config
-	app  *app
-	URL  string
-	host string // 127.0.0.1:PORT
-	hc   *http.Client
-	stop func()
+	d   *deployment
+	cfg *config.Config
+	app *app
+	URL string
+	// AdminURL is the admin listener's base URL ("" unless the test set
+	// server.admin_addr).
+	AdminURL string
+	host     string // 127.0.0.1:PORT
+	hc       *http.Client
+	stop     func()
 }
 
 // start builds and serves a gateway on d with the configuration adjusted by
@@ -313,14 +316,27 @@ func (d *deployment) start(t testing.TB, mutate func(*config.Config)) *instance 
 		a.close()
 		t.Fatal(err)
 	}
+	// The admin listener only when the test sets server.admin_addr.
+	var adminLn net.Listener
+	adminURL := ""
+	if cfg.Server.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Server.AdminAddr); err != nil {
+			stopBackground()
+			ln.Close()
+			a.close()
+			t.Fatal(err)
+		}
+		adminURL = "http://" + adminLn.Addr().String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.server.Serve(ctx, ln, nil) }()
+	go func() { done <- a.server.Serve(ctx, ln, adminLn) }()
 	in := &instance{
 		d: d, cfg: cfg, app: a,
-		URL:  "http://" + ln.Addr().String(),
-		host: ln.Addr().String(),
-		hc:   newHTTPClient(nil),
+		URL:      "http://" + ln.Addr().String(),
+		AdminURL: adminURL,
+		host:     ln.Addr().String(),
+		hc:       newHTTPClient(nil),
 	}
 	in.stop = sync.OnceFunc(func() {
 		cancel()

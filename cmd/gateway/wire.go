@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway"
 	"github.com/authgate/gateway/gateway/auth"
+	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/proxy"
 	"github.com/authgate/gateway/gateway/token"
 	"github.com/authgate/gateway/policy"
@@ -23,7 +24,9 @@ type app struct {
 	server *gateway.Server
 	// auth is the account service, for what acts on accounts outside the
 	// HTTP API (tests; the user commands build a core of their own).
-	auth    *auth.Service
+	auth *auth.Service
+	// metrics are served at /metrics on the admin listener.
+	metrics *observe.Metrics
 	closers []func()
 }
 
@@ -46,7 +49,9 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		}
 	}()
 
-	c, err := newCore(ctx, cfg, log, coreOptions{migrate: migrate, serve: true})
+	metrics := observe.NewMetrics(buildVersion())
+	a.metrics = metrics
+	c, err := newCore(ctx, cfg, log, coreOptions{migrate: migrate, serve: true, metrics: metrics})
 	if err != nil {
 		return a, err
 	}
@@ -70,7 +75,10 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 	handlers := auth.NewHandlers(c.auth, authn, c.keys)
 	admin := auth.NewAdmin(c.auth, c.users, authn)
 
-	enforcer, err := policy.NewEnforcer(cfg.Policy.File, policy.Options{Logger: log.Named("policy")})
+	enforcer, err := policy.NewEnforcer(cfg.Policy.File, policy.Options{
+		Logger:   log.Named("policy"),
+		OnReload: func(_ *policy.Policy, err error) { metrics.PolicyReload(err) },
+	})
 	if err != nil {
 		return a, err
 	}
@@ -87,7 +95,9 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		Authorizer:    gateway.Policy{Enforcer: enforcer},
 		Signer:        signer,
 		Checks:        checks,
+		Metrics:       metrics,
 		Routes: func(e *echo.Echo) {
+			e.Use(auth.CORS(cfg.CORS.AllowedOrigins))
 			handlers.Register(e)
 			admin.Register(e)
 		},

@@ -47,7 +47,15 @@ type Users interface {
 
 var _ Users = (*account.SQLStore)(nil)
 
-// Deps are what a Service is built from. All are required.
+// EventObserver counts account events, for metrics. AuthEvent is called
+// once per audit log line, synchronously and concurrently: it must be fast
+// and safe for concurrent use. event and result are constants of this
+// package (never an email, a user id or other input).
+type EventObserver interface {
+	AuthEvent(event, result string)
+}
+
+// Deps are what a Service is built from. All are required but Events.
 type Deps struct {
 	Users    Users
 	Sessions session.Store
@@ -59,6 +67,8 @@ type Deps struct {
 	Rules    password.Rules
 	Audit    *zap.Logger
 	Logger   *zap.Logger
+	// Events, if set, is told of every audited event.
+	Events EventObserver
 }
 
 // Settings are the configuration the flows depend on.
@@ -574,6 +584,9 @@ func (s *Service) publish(ctx context.Context, e session.Event) error {
 
 func (s *Service) audit(event, result string, fields ...zap.Field) {
 	s.Audit.Info(event, append(fields, zap.String("event", event), zap.String("result", result))...)
+	if s.Events != nil {
+		s.Events.AuthEvent(event, result)
+	}
 }
 
 // maxNameLen bounds display names.

@@ -1,9 +1,13 @@
-// Package observe builds the gateway's loggers and request ids.
+// Package observe builds the gateway's loggers, request ids and Prometheus
+// metrics.
 //
-// Three named loggers share one core: the process logger, "access" (one line
-// per request) and "audit" (account events). Nothing in this package logs a
-// header value, a query string or a body, so secrets carried there cannot
-// reach the logs through it.
+// Three named loggers share one format: the process logger, "access" (one
+// line per request, buffered) and "audit" (account events). Nothing in this
+// package logs a header value, a query string or a body, so secrets carried
+// there cannot reach the logs through it. Metrics live in their own
+// registry, and their label values are bounded: route classes, methods,
+// statuses, upstream names, event names; never a path, a user id or an
+// email.
 package observe
 
 import (

@@ -58,7 +58,30 @@ type Options struct {
 	// own Authorization header never passes).
 	ForwardAccessToken bool
 	Logger             *zap.Logger
+	// Observer receives each upstream's answer times and failures (for
+	// metrics); nil: none.
+	Observer Observer
 }
+
+// Observer receives the outcome of every proxied request, for metrics. Its
+// methods are called on the request's goroutine, concurrently: they must be
+// fast and safe for concurrent use. upstream is the configured name.
+type Observer interface {
+	// UpstreamDone reports that upstream sent response headers with status
+	// after d (the time to the headers: a stream's body is not counted).
+	UpstreamDone(upstream string, status int, d time.Duration)
+	// UpstreamError reports a request that got no answer from upstream;
+	// kind is one of the ErrorKind constants.
+	UpstreamError(upstream, kind string)
+}
+
+// Kinds of UpstreamError.
+const (
+	ErrorKindTimeout        = "timeout"         // no response headers in time (504)
+	ErrorKindUnavailable    = "unavailable"     // refused, reset, unreachable (502)
+	ErrorKindClientCanceled = "client_canceled" // the client went away first (499)
+	ErrorKindClientBody     = "client_body"     // the client's body was malformed or too large (400, 413)
+)
 
 // Proxy is the upstream table. It is safe for concurrent use.
 type Proxy struct {
@@ -77,6 +100,8 @@ type Route struct {
 	// forwardToken: see Options.ForwardAccessToken.
 	forwardToken bool
 	log          *zap.Logger
+	transport    *http.Transport
+	obs          Observer
 }
 
 // New builds one reverse proxy per upstream.
@@ -101,10 +126,16 @@ func New(o Options) (*Proxy, error) {
 			signer:       o.Signer,
 			forwardToken: o.ForwardAccessToken,
 			log:          o.Logger.With(zap.String("upstream", u.Name)),
+			transport:    newTransport(u.Timeout),
+			obs:          o.Observer,
+		}
+		var transport http.RoundTripper = rt.transport
+		if rt.obs != nil {
+			transport = observedTransport{rt}
 		}
 		rt.rp = &httputil.ReverseProxy{
 			Rewrite:        rt.rewrite,
-			Transport:      newTransport(u.Timeout),
+			Transport:      transport,
 			BufferPool:     buffers,
 			ModifyResponse: rt.modifyResponse,
 			ErrorHandler:   rt.handleError,
@@ -135,7 +166,7 @@ func (p *Proxy) Routes() []*Route { return p.routes }
 // CloseIdleConnections releases pooled upstream connections.
 func (p *Proxy) CloseIdleConnections() {
 	for _, rt := range p.routes {
-		rt.rp.Transport.(*http.Transport).CloseIdleConnections()
+		rt.transport.CloseIdleConnections()
 	}
 }
 
@@ -244,14 +275,17 @@ func (rt *Route) handleError(w http.ResponseWriter, r *http.Request, err error) 
 	var p *problem.Problem
 	var bodyErr *clientBodyError
 	var netErr net.Error
+	var kind string
 	switch {
 	case r.Context().Err() != nil:
 		// The client went away; nobody is listening for an answer. This
 		// comes first: a client that drops the connection mid-upload also
 		// breaks the body it was sending, which is not a 400 of its own.
+		rt.observeError(ErrorKindClientCanceled)
 		w.WriteHeader(StatusClientClosedRequest)
 		return
 	case errors.As(err, &bodyErr):
+		kind = ErrorKindClientBody
 		var tooLarge *http.MaxBytesError
 		if errors.As(bodyErr.err, &tooLarge) {
 			p = problem.New(http.StatusRequestEntityTooLarge, problem.PayloadTooLarge, "request body too large")
@@ -259,12 +293,35 @@ func (rt *Route) handleError(w http.ResponseWriter, r *http.Request, err error) 
 			p = problem.New(http.StatusBadRequest, problem.BadRequest, "malformed request body")
 		}
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		kind = ErrorKindTimeout
 		p = problem.New(http.StatusGatewayTimeout, problem.UpstreamTimeout, "the upstream did not answer in time")
 	default:
+		kind = ErrorKindUnavailable
 		p = problem.New(http.StatusBadGateway, problem.UpstreamUnavailable, "the upstream is unavailable")
 	}
+	rt.observeError(kind)
 	rt.log.Warn("upstream request failed", zap.Int("status", p.Status), zap.Error(err))
 	problem.Write(w, p)
+}
+
+func (rt *Route) observeError(kind string) {
+	if rt.obs != nil {
+		rt.obs.UpstreamError(rt.Name, kind)
+	}
+}
+
+// observedTransport reports the time to each upstream answer's headers to
+// the route's Observer. Failures are reported by handleError, which
+// classifies them.
+type observedTransport struct{ rt *Route }
+
+func (t observedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.rt.transport.RoundTrip(r)
+	if err == nil {
+		t.rt.obs.UpstreamDone(t.rt.Name, res.StatusCode, time.Since(start))
+	}
+	return res, err
 }
 
 // joinPath prefixes the upstream URL's base path.
