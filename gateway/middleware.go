@@ -60,6 +60,13 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.SetRequest(r.WithContext(scope.With(r.Context(), sc)))
 		c.Response().Header().Set(s.cfg.Headers.RequestID, sc.RequestID)
+		if r.TLS != nil {
+			// The gateway terminates TLS for this origin: browsers must
+			// never come back over plain HTTP (a year, the common
+			// minimum for preload lists; no includeSubDomains, which
+			// would bind hosts the operator may not control).
+			c.Response().Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 
 		// Deferred so that a stream the proxy aborts (a panic with
 		// http.ErrAbortHandler, re-raised by recoverPanics) is logged too.
