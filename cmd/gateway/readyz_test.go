@@ -17,7 +17,7 @@ import (
 // registers no such check yet. Add "keys" here when it does: every check
 // but the one whose dependency is taken away must stay "ok", so it is then
 // covered through the outages too.
-var readyzChecks = []string{"database", "redis", "revocations", "policy"}
+var readyzChecks = []string{"database", "redis", "revocations", "policy", "keys"}
 
 // readyzWithin bounds how long /readyz may take to notice that a dependency
 // went away or came back: one poll of a load balancer or kubelet.

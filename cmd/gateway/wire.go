@@ -85,7 +85,7 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 	if cfg.Policy.Watch {
 		go func() { _ = enforcer.Run(ctx) }()
 	}
-	checks = append(checks, policyCheck{enforcer})
+	checks = append(checks, policyCheck{enforcer}, keysCheck{c.keys})
 
 	a.server, err = gateway.New(gateway.Options{
 		Config:        cfg,
@@ -161,8 +161,30 @@ type namedCheck struct {
 
 func (c namedCheck) Name() string { return c.name }
 func (c namedCheck) Check(ctx context.Context) error {
+	// A dead server makes the client retry its dial for seconds; a
+	// readiness probe needs an answer well inside its own timeout, and
+	// the other checks need their share of /readyz's time too.
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
 	if err := c.ping(ctx); err != nil {
 		return fmt.Errorf("%s unreachable", c.name)
+	}
+	return nil
+}
+
+// pingTimeout bounds one dependency ping of /readyz.
+const pingTimeout = 500 * time.Millisecond
+
+// keysCheck reports whether a signing key is loaded. The key set is loaded
+// once at start-up (a failure stops the gateway), so this answers for the
+// life of the process; it is in /readyz so that the probe lists every
+// dependency the gateway needs to issue tokens.
+type keysCheck struct{ keys *token.KeySet }
+
+func (keysCheck) Name() string { return "keys" }
+func (c keysCheck) Check(context.Context) error {
+	if c.keys == nil || c.keys.SigningKeyID() == "" {
+		return errors.New("no signing key loaded")
 	}
 	return nil
 }
