@@ -16,6 +16,7 @@ import (
 	"github.com/authgate/gateway/gateway/database"
 	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/password"
+	"github.com/authgate/gateway/gateway/ratelimit"
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
 )
@@ -92,6 +93,10 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 	}
 	c.checks = []gateway.ReadinessCheck{db}
 
+	// The abuse limits are shared through Redis when sessions are, so
+	// that every replica counts the same attempts; otherwise each process
+	// counts its own (bounded memory, see ratelimit.Memory).
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	sessOpts := session.OptionsFromConfig(cfg.Tokens)
 	feedOpts := session.FeedOptions{Logger: log.Named("revocations")}
 	switch cfg.Storage.Sessions {
@@ -106,6 +111,7 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 			return nil, err
 		}
 		c.sessions, c.feed = rs, session.NewRedisFeed(rdb, cfg.Storage.Redis.KeyPrefix, feedOpts)
+		limiter = ratelimit.NewRedis(rdb, cfg.Storage.Redis.KeyPrefix)
 		c.checks = append(c.checks, namedCheck{"redis", rs.Ping})
 	default:
 		ss, err := session.NewSQLStore(db, sessOpts)
@@ -175,7 +181,9 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		Audit:    log.Named("audit"),
 		Logger:   log.Named("auth"),
 		Events:   events,
-	}, auth.Settings{RegistrationEnabled: cfg.Registration.Enabled, DefaultRoles: cfg.Registration.DefaultRoles})
+		Limiter:  limiter,
+	}, auth.Settings{RegistrationEnabled: cfg.Registration.Enabled, DefaultRoles: cfg.Registration.DefaultRoles,
+		Limits: cfg.RateLimits})
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func (a *Admin) list(c echo.Context) error {
 	case errors.Is(err, account.ErrInvalidCursor):
 		return validation(map[string]string{"cursor": "is not a cursor this server returned"})
 	case err != nil:
-		return unavailable("the user database", err)
+		return a.svc.unavailable(whatUsers, err)
 	}
 	out := make([]adminUserJSON, 0, len(users))
 	for _, u := range users {
@@ -121,7 +121,7 @@ func (a *Admin) create(c echo.Context) error {
 func (a *Admin) get(c echo.Context) error {
 	u, err := a.svc.Users.ByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
-		return userError(err)
+		return a.svc.userError(err)
 	}
 	return c.JSON(http.StatusOK, adminView(u))
 }
@@ -143,7 +143,7 @@ func (a *Admin) patch(c echo.Context) error {
 	}
 	u, err := a.svc.Users.ByID(ctx, id)
 	if err != nil {
-		return userError(err)
+		return a.svc.userError(err)
 	}
 	// Roles first: they are the only field the store can still refuse
 	// (an invalid role name), and a refused patch must change nothing.
@@ -154,7 +154,7 @@ func (a *Admin) patch(c echo.Context) error {
 	}
 	if req.Name != nil {
 		if u, err = a.svc.Users.Update(ctx, id, account.Patch{Name: req.Name}); err != nil {
-			return userError(err)
+			return a.svc.userError(err)
 		}
 		a.svc.audit("admin_update_user", "success", zap.String("actor_id", actor), zap.String("user_id", id))
 	}
@@ -169,7 +169,7 @@ func (a *Admin) patch(c echo.Context) error {
 func (a *Admin) sessions(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
 	if _, err := a.svc.Users.ByID(ctx, id); err != nil {
-		return userError(err)
+		return a.svc.userError(err)
 	}
 	list, err := a.svc.ListSessions(ctx, id)
 	if err != nil {
@@ -185,7 +185,7 @@ func (a *Admin) sessions(c echo.Context) error {
 func (a *Admin) revokeSessions(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
 	if _, err := a.svc.Users.ByID(ctx, id); err != nil {
-		return userError(err)
+		return a.svc.userError(err)
 	}
 	if err := a.svc.endUserSessions(ctx, id, ""); err != nil {
 		return err
@@ -227,12 +227,12 @@ func (s *Service) CreateUser(ctx context.Context, actorID, email, pw, name strin
 			return account.User{}, err
 		}
 		if hash, err = s.Hasher.Hash(ctx, pw); err != nil {
-			return account.User{}, unavailable("password hashing", err)
+			return account.User{}, s.unavailable("password hashing", err)
 		}
 	}
 	u, err := s.Users.Create(ctx, account.User{Email: norm, Name: name, PasswordHash: hash, Roles: roles})
 	if err != nil {
-		return u, userError(err)
+		return u, s.userError(err)
 	}
 	s.audit("admin_create_user", "success", zap.String("actor_id", actorID), zap.String("user_id", u.ID), zap.Strings("roles", u.Roles))
 	return u, nil

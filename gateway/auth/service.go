@@ -28,9 +28,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
+	"github.com/authgate/gateway/gateway/ratelimit"
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
 )
@@ -53,9 +56,12 @@ var _ Users = (*account.SQLStore)(nil)
 // package (never an email, a user id or other input).
 type EventObserver interface {
 	AuthEvent(event, result string)
+	// StoreError counts a technical failure of a store (observe.Store*).
+	StoreError(store string)
 }
 
-// Deps are what a Service is built from. All are required but Events.
+// Deps are what a Service is built from. All are required but Events and
+// Limiter.
 type Deps struct {
 	Users    Users
 	Sessions session.Store
@@ -69,12 +75,17 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Events, if set, is told of every audited event.
 	Events EventObserver
+	// Limiter, if set, enforces Settings.Limits on login and registration;
+	// nil means no limits (unit tests).
+	Limiter ratelimit.Limiter
 }
 
 // Settings are the configuration the flows depend on.
 type Settings struct {
 	RegistrationEnabled bool
 	DefaultRoles        []string
+	// Limits are the abuse limits, enforced when Deps.Limiter is set.
+	Limits config.RateLimits
 }
 
 // Service implements the account flows.
@@ -123,9 +134,26 @@ var (
 	errExpiredRefresh     = problem.New(http.StatusUnauthorized, problem.TokenExpired, "the session has expired; log in again")
 )
 
+// What failed, as unavailable names it to the client; each maps to a store
+// label of gateway_store_errors_total.
+const (
+	whatUsers    = "the user database"
+	whatSessions = "the session store"
+	whatFeed     = "the revocation feed"
+	whatLimiter  = "the rate limiter"
+)
+
+// storeOf maps what failed to the store label of the metric; "" for what is
+// not a store (password hashing).
+var storeOf = map[string]string{
+	whatUsers: observe.StoreDatabase, whatSessions: observe.StoreSessions, whatFeed: observe.StoreFeed,
+	whatLimiter: observe.StoreRateLimit,
+}
+
 // unavailable wraps a technical failure of a store as 503: the request may
-// succeed later, and the cause is logged, never sent.
-func unavailable(what string, err error) error {
+// succeed later, and the cause is logged, never sent. Store failures are
+// counted for operators (gateway_store_errors_total).
+func (s *Service) unavailable(what string, err error) error {
 	if p := problem.As(err); p != nil {
 		return p
 	}
@@ -136,6 +164,9 @@ func unavailable(what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return problem.Wrap(http.StatusServiceUnavailable, problem.Overloaded, "the request was cancelled", err)
 	}
+	if store := storeOf[what]; store != "" && s.Events != nil {
+		s.Events.StoreError(store)
+	}
 	return &problem.Problem{Status: http.StatusServiceUnavailable, Code: problem.Overloaded,
 		Detail: what + " is unavailable; try again shortly", RetryAfter: 5 * time.Second, Err: err}
 }
@@ -144,6 +175,9 @@ func unavailable(what string, err error) error {
 func (s *Service) Register(ctx context.Context, email, pw, name string, c Client) (account.User, error) {
 	if !s.settings.RegistrationEnabled {
 		return account.User{}, problem.New(http.StatusForbidden, problem.Forbidden, "registration is disabled")
+	}
+	if err := s.limit(ctx, "register", "register_per_ip", keyRegisterIP+c.IP, s.settings.Limits.RegisterPerIP, true, c); err != nil {
+		return account.User{}, err
 	}
 	fields := map[string]string{}
 	norm, err := account.NormalizeEmail(email)
@@ -168,39 +202,69 @@ func (s *Service) Register(ctx context.Context, email, pw, name string, c Client
 	}
 	hash, err := s.Hasher.Hash(ctx, pw)
 	if err != nil {
-		return account.User{}, unavailable("password hashing", err)
+		return account.User{}, s.unavailable("password hashing", err)
 	}
 	u, err := s.Users.Create(ctx, account.User{Email: norm, Name: name, PasswordHash: hash, Roles: s.settings.DefaultRoles})
 	if err != nil {
 		if errors.Is(err, account.ErrEmailTaken) {
 			s.audit("register", "failure", zap.String("email", norm), zap.String("reason", "email_taken"), zap.String("ip", c.IP))
 		}
-		return account.User{}, userError(err)
+		return account.User{}, s.userError(err)
 	}
 	s.audit("register", "success", zap.String("user_id", u.ID), zap.String("email", u.Email), zap.String("ip", c.IP))
 	return u, nil
 }
 
 // Login checks the credentials and starts a session.
+//
+// Rate limits (when a Limiter is set), in this order and before any
+// password hashing: login_per_ip counts every attempt from the client IP;
+// login_per_account_ip and login_per_account are keyed on the normalised
+// email (with the client IP for the first) and count failed attempts only,
+// so a user who types the right password is never slowed by their own
+// logins, but every attempt is refused while either is exhausted.
+// login_per_account_ip is the tighter of the two (5 against 10 per 15
+// minutes by default): an attacker guessing from one address is stopped
+// there, long before the account-wide limit, so the owner can still log in
+// from their own address. Only failures spread over several addresses reach
+// login_per_account, and even then GCRA lets one more attempt through every
+// window/limit (90 s by default): a slowdown, not a lockout.
 func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair, error) {
+	if err := s.limit(ctx, "login", "login_per_ip", keyLoginIP+c.IP, s.settings.Limits.LoginPerIP, true, c); err != nil {
+		return nil, err
+	}
 	if err := s.Rules.CheckMax(pw); err != nil {
 		// Refused before any hashing, so that a 1 MB "password" costs
 		// nothing (SPEC section 9).
 		return nil, validation(map[string]string{"password": ruleMessage(err)})
 	}
+	norm, err := account.NormalizeEmail(email)
 	fail := func(reason string, u *account.User) (*Pair, error) {
 		fields := []zap.Field{zap.String("reason", reason), zap.String("ip", c.IP)}
 		if u != nil {
 			fields = append(fields, zap.String("user_id", u.ID))
 		}
 		s.audit("login", "failure", fields...)
+		if norm != "" {
+			if err := s.countFailure(ctx, norm, c); err != nil {
+				return nil, err
+			}
+		}
 		return nil, errInvalidCredentials
 	}
-
-	norm, err := account.NormalizeEmail(email)
+	if err == nil {
+		// Checked for unknown addresses too: whether a limit applies must
+		// not tell which addresses have accounts.
+		if err := s.limit(ctx, "login", "login_per_account_ip", accountIPKey(norm, c.IP), s.settings.Limits.LoginPerAccountIP, false, c); err != nil {
+			return nil, err
+		}
+		if err := s.limit(ctx, "login", "login_per_account", keyLoginAccount+norm, s.settings.Limits.LoginPerAccount, false, c); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, unavailable("password hashing", err)
+			return nil, s.unavailable("password hashing", err)
 		}
 		return fail("invalid_email", nil)
 	}
@@ -210,21 +274,21 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 		// Same cost as a real check: timing must not tell which
 		// addresses have accounts.
 		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, unavailable("password hashing", err)
+			return nil, s.unavailable("password hashing", err)
 		}
 		return fail("unknown_email", nil)
 	case err != nil:
-		return nil, unavailable("the user database", err)
+		return nil, s.unavailable(whatUsers, err)
 	}
 	if u.PasswordHash == "" {
 		if err := s.Hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, unavailable("password hashing", err)
+			return nil, s.unavailable("password hashing", err)
 		}
 		return fail("no_password", &u)
 	}
 	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
 	if err != nil {
-		return nil, unavailable("password hashing", err)
+		return nil, s.unavailable("password hashing", err)
 	}
 	if !ok {
 		return fail("bad_password", &u)
@@ -239,7 +303,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 	}
 	sess, refresh, err := s.Sessions.Create(ctx, session.NewSession{UserID: u.ID, UserAgent: c.UserAgent, IP: c.IP}, s.now())
 	if err != nil {
-		return nil, unavailable("the session store", err)
+		return nil, s.unavailable(whatSessions, err)
 	}
 	pair, err := s.issue(ctx, u, sess, refresh)
 	if err != nil {
@@ -247,6 +311,59 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 	}
 	s.audit("login", "success", zap.String("user_id", u.ID), zap.String("session_id", sess.ID), zap.String("ip", c.IP))
 	return pair, nil
+}
+
+// Rate-limit keys: a name per limit, then the subject. The limiters store
+// only a SHA-256 of the key, never the email or address in it.
+const (
+	keyLoginIP        = "login_ip\x00"
+	keyLoginAccount   = "login_account\x00"
+	keyLoginAccountIP = "login_account_ip\x00"
+	keyRegisterIP     = "register_ip\x00"
+)
+
+func accountIPKey(email, ip string) string { return keyLoginAccountIP + email + "\x00" + ip }
+
+// limit applies one rate limit: record counts the attempt (Allow), else it
+// is only checked (Check). Over the limit is 429 rate_limited with
+// Retry-After, audited as event "rate_limited"; a limiter that cannot
+// answer is 503: the limits fail closed.
+func (s *Service) limit(ctx context.Context, event, name, key string, r config.Rate, record bool, c Client) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	var res ratelimit.Result
+	var err error
+	if record {
+		res, err = s.Limiter.Allow(ctx, key, r)
+	} else {
+		res, err = s.Limiter.Check(ctx, key, r)
+	}
+	if err != nil {
+		return s.unavailable(whatLimiter, err)
+	}
+	if res.Allowed {
+		return nil
+	}
+	s.audit(event, "rate_limited", zap.String("limit", name), zap.String("ip", c.IP))
+	return &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.RateLimited,
+		Detail: "too many attempts; try again later", RetryAfter: max(res.RetryAfter, time.Second)}
+}
+
+// countFailure records a failed login against the per-account limits. The
+// answer stays "invalid credentials" even when this failure uses up a
+// limit: the next attempt is the one refused.
+func (s *Service) countFailure(ctx context.Context, email string, c Client) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	if _, err := s.Limiter.Allow(ctx, accountIPKey(email, c.IP), s.settings.Limits.LoginPerAccountIP); err != nil {
+		return s.unavailable(whatLimiter, err)
+	}
+	if _, err := s.Limiter.Allow(ctx, keyLoginAccount+email, s.settings.Limits.LoginPerAccount); err != nil {
+		return s.unavailable(whatLimiter, err)
+	}
+	return nil
 }
 
 // rehash stores a hash with the current parameters after a login proved the
@@ -277,7 +394,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		s.audit("refresh", "failure", zap.String("reason", "invalid_token"), zap.String("ip", c.IP))
 		return nil, errInvalidRefresh
 	case err != nil:
-		return nil, unavailable("the session store", err)
+		return nil, s.unavailable(whatSessions, err)
 	}
 	u, err := s.Users.ByID(ctx, sess.UserID)
 	switch {
@@ -285,7 +402,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		_ = s.endSession(ctx, sess.UserID, sess.ID)
 		return nil, errInvalidRefresh
 	case err != nil:
-		return nil, unavailable("the user database", err)
+		return nil, s.unavailable(whatUsers, err)
 	}
 	if u.Disabled {
 		_ = s.endSession(ctx, u.ID, sess.ID)
@@ -323,7 +440,7 @@ func (s *Service) reused(ctx context.Context, sess *session.Session, c Client) {
 func (s *Service) issue(ctx context.Context, u account.User, sess *session.Session, refresh string) (*Pair, error) {
 	stamp, err := s.Sessions.UserStamp(ctx, u.ID)
 	if err != nil {
-		return nil, unavailable("the session store", err)
+		return nil, s.unavailable(whatSessions, err)
 	}
 	at, exp, err := s.Issuer.IssueAccess(token.AccessClaims{
 		Subject: u.ID, SessionID: sess.ID, Email: u.Email, Roles: u.Roles, Stamp: stamp,
@@ -357,7 +474,7 @@ func (s *Service) LogoutRefresh(ctx context.Context, refreshToken string, all bo
 	case errors.Is(err, session.ErrInvalid):
 		return errInvalidRefresh
 	case err != nil:
-		return unavailable("the session store", err)
+		return s.unavailable(whatSessions, err)
 	}
 	if all {
 		return s.LogoutAll(ctx, sess.UserID)
@@ -385,7 +502,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 		if errors.Is(err, account.ErrNotFound) {
 			return problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
 		}
-		return unavailable("the user database", err)
+		return s.unavailable(whatUsers, err)
 	}
 	if err := s.Rules.Check(next, u.Email); err != nil {
 		var re *password.RuleError
@@ -398,7 +515,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	ok := false
 	if u.PasswordHash != "" {
 		if ok, _, err = s.Hasher.Verify(ctx, current, u.PasswordHash); err != nil {
-			return unavailable("password hashing", err)
+			return s.unavailable("password hashing", err)
 		}
 	}
 	if !ok {
@@ -408,10 +525,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	}
 	hash, err := s.Hasher.Hash(ctx, next)
 	if err != nil {
-		return unavailable("password hashing", err)
+		return s.unavailable("password hashing", err)
 	}
 	if err := s.Users.SetPasswordHash(ctx, userID, hash); err != nil {
-		return unavailable("the user database", err)
+		return s.unavailable(whatUsers, err)
 	}
 	if err := s.endUserSessions(ctx, userID, sessionID); err != nil {
 		return err
@@ -427,7 +544,7 @@ func (s *Service) Me(ctx context.Context, userID string) (account.User, error) {
 	case errors.Is(err, account.ErrNotFound):
 		return u, problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
 	case err != nil:
-		return u, unavailable("the user database", err)
+		return u, s.unavailable(whatUsers, err)
 	}
 	return u, nil
 }
@@ -456,7 +573,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *stri
 	}
 	u, err := s.Users.Update(ctx, userID, p)
 	if err != nil {
-		return u, userError(err)
+		return u, s.userError(err)
 	}
 	if u.Email != before.Email {
 		if err := s.bumpStamp(ctx, userID); err != nil {
@@ -471,7 +588,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *stri
 func (s *Service) ListSessions(ctx context.Context, userID string) ([]session.Session, error) {
 	list, err := s.Sessions.ListByUser(ctx, userID)
 	if err != nil {
-		return nil, unavailable("the session store", err)
+		return nil, s.unavailable(whatSessions, err)
 	}
 	return list, nil
 }
@@ -484,7 +601,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 	case errors.Is(err, session.ErrNotFound) || (err == nil && sess.UserID != userID):
 		return problem.New(http.StatusNotFound, problem.NotFound, "no such session")
 	case err != nil:
-		return unavailable("the session store", err)
+		return s.unavailable(whatSessions, err)
 	}
 	if err := s.endSession(ctx, userID, sessionID); err != nil {
 		return err
@@ -498,7 +615,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) (account.User, error) {
 	u, err := s.Users.Update(ctx, userID, account.Patch{Disabled: &disabled})
 	if err != nil {
-		return u, userError(err)
+		return u, s.userError(err)
 	}
 	if disabled {
 		if err := s.endUserSessions(ctx, userID, ""); err != nil {
@@ -518,7 +635,7 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disab
 func (s *Service) SetRoles(ctx context.Context, actorID, userID string, roles []string) (account.User, error) {
 	u, err := s.Users.Update(ctx, userID, account.Patch{Roles: &roles})
 	if err != nil {
-		return u, userError(err)
+		return u, s.userError(err)
 	}
 	if err := s.bumpStamp(ctx, userID); err != nil {
 		return u, err
@@ -528,7 +645,7 @@ func (s *Service) SetRoles(ctx context.Context, actorID, userID string, roles []
 }
 
 // userError maps an account store error to an answer.
-func userError(err error) error {
+func (s *Service) userError(err error) error {
 	switch {
 	case errors.Is(err, account.ErrNotFound):
 		return problem.New(http.StatusNotFound, problem.NotFound, "no such user")
@@ -538,7 +655,7 @@ func userError(err error) error {
 		return &problem.Problem{Status: http.StatusConflict, Code: problem.EmailTaken,
 			Detail: "an account with this email already exists", Errors: map[string]string{"email": "is already registered"}}
 	default:
-		return unavailable("the user database", err)
+		return s.unavailable(whatUsers, err)
 	}
 }
 
@@ -546,7 +663,7 @@ func userError(err error) error {
 // access tokens stop working on every replica.
 func (s *Service) endSession(ctx context.Context, userID, sessionID string) error {
 	if err := s.Sessions.Revoke(ctx, sessionID); err != nil && !errors.Is(err, session.ErrNotFound) {
-		return unavailable("the session store", err)
+		return s.unavailable(whatSessions, err)
 	}
 	return s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: userID, SessionID: sessionID})
 }
@@ -555,7 +672,7 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID string) erro
 func (s *Service) endUserSessions(ctx context.Context, userID, exceptID string) error {
 	ids, err := s.Sessions.RevokeUser(ctx, userID, exceptID)
 	if err != nil {
-		return unavailable("the session store", err)
+		return s.unavailable(whatSessions, err)
 	}
 	for _, id := range ids {
 		if err := s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: userID, SessionID: id}); err != nil {
@@ -569,7 +686,7 @@ func (s *Service) endUserSessions(ctx context.Context, userID, exceptID string) 
 func (s *Service) bumpStamp(ctx context.Context, userID string) error {
 	stamp, err := s.Sessions.BumpUserStamp(ctx, userID)
 	if err != nil {
-		return unavailable("the session store", err)
+		return s.unavailable(whatSessions, err)
 	}
 	return s.publish(ctx, session.Event{Kind: session.KindUserStamp, UserID: userID, Stamp: stamp})
 }
@@ -577,7 +694,7 @@ func (s *Service) bumpStamp(ctx context.Context, userID string) error {
 // publish applies e here at once and sends it to the other replicas.
 func (s *Service) publish(ctx context.Context, e session.Event) error {
 	if err := s.View.Publish(ctx, s.Feed, e); err != nil {
-		return unavailable("the revocation feed", err)
+		return s.unavailable(whatFeed, err)
 	}
 	return nil
 }

@@ -36,7 +36,16 @@ type Metrics struct {
 	policyReloads    *prometheus.CounterVec
 	hashWait         prometheus.Histogram
 	hashRejections   prometheus.Counter
+	storeErrors      *prometheus.CounterVec
 }
+
+// Stores counted by gateway_store_errors_total.
+const (
+	StoreDatabase  = "database"
+	StoreSessions  = "sessions"
+	StoreFeed      = "feed"
+	StoreRateLimit = "ratelimit"
+)
 
 // Results of the policy metrics.
 const (
@@ -90,6 +99,10 @@ func NewMetrics(version string) *Metrics {
 			Name: "gateway_password_hash_rejections_total",
 			Help: "Password hashes refused because every slot stayed busy for passwords.max_wait (answered 503).",
 		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_store_errors_total",
+			Help: "Technical failures of a store an account request needed (answered 503), by store (database, sessions, feed, ratelimit).",
+		}, []string{"store"}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -100,7 +113,7 @@ func NewMetrics(version string) *Metrics {
 	m.reg.MustRegister(
 		m.httpRequests, m.httpDuration, m.upstreamDuration, m.upstreamErrors,
 		m.authEvents, m.policyDecisions, m.policyReloads, m.hashWait, m.hashRejections,
-		buildInfo,
+		m.storeErrors, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -113,7 +126,24 @@ func NewMetrics(version string) *Metrics {
 	for _, r := range []string{ResultSuccess, ResultFailure} {
 		m.policyReloads.WithLabelValues(r)
 	}
+	for _, st := range []string{StoreDatabase, StoreSessions, StoreFeed, StoreRateLimit} {
+		m.storeErrors.WithLabelValues(st)
+	}
 	return m
+}
+
+// StoreError counts a technical failure of store (one of the Store
+// constants; anything else is counted as "other", to keep labels bounded).
+func (m *Metrics) StoreError(store string) {
+	if m == nil {
+		return
+	}
+	switch store {
+	case StoreDatabase, StoreSessions, StoreFeed, StoreRateLimit:
+	default:
+		store = "other"
+	}
+	m.storeErrors.WithLabelValues(store).Inc()
 }
 
 // Registry is the registry the metrics are on.

@@ -231,3 +231,17 @@ func BenchmarkRequest(b *testing.B) {
 		m.Request("proxy:app", "GET", 200, time.Millisecond)
 	}
 }
+
+func TestStoreErrorsAreBounded(t *testing.T) {
+	m := NewMetrics("test")
+	m.StoreError(StoreSessions)
+	m.StoreError(StoreSessions)
+	m.StoreError("a store nobody knows")
+	for store, want := range map[string]float64{StoreSessions: 2, StoreDatabase: 0, StoreFeed: 0, StoreRateLimit: 0, "other": 1} {
+		if got := testutil.ToFloat64(m.storeErrors.WithLabelValues(store)); got != want {
+			t.Errorf("gateway_store_errors_total{store=%q} = %v, want %v", store, got, want)
+		}
+	}
+	var nilMetrics *Metrics
+	nilMetrics.StoreError(StoreDatabase) // must not panic
+}
