@@ -164,12 +164,14 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 			// User administration is decided by the policy like any
 			// proxied path (SPEC section 4: "decided by policy.csv").
 			scope.Of(r).Route = "auth:admin"
+			setOwnSecurityHeaders(c.Response().Header())
 			if ok, err := s.admit(c, path); !ok {
 				return err
 			}
 			return next(c)
 		}
 		if ownPath(path) {
+			setOwnSecurityHeaders(c.Response().Header())
 			return next(c)
 		}
 		sc := scope.Of(r)
@@ -191,6 +193,16 @@ func ownPath(path string) bool {
 	// "/auth/" itself included: the whole namespace is the gateway's, and
 	// no request in it may reach an upstream.
 	return strings.HasPrefix(path, "/auth/")
+}
+
+// setOwnSecurityHeaders marks an answer of the gateway itself (JSON, the
+// JWKS, health) as never to be sniffed into HTML, framed, or followed by a
+// referrer. Proxied answers are the upstream's business.
+func setOwnSecurityHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 }
 
 // isAdminPath reports whether path is under /auth/admin.
