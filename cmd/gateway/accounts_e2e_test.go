@@ -202,16 +202,6 @@ func TestBearerFlow(t *testing.T) {
 	})
 }
 
-// cookieNamed returns the cookie named name in list, or nil.
-func cookieNamed(list []*http.Cookie, name string) *http.Cookie {
-	for _, c := range list {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
 // wantSessionCookies checks that the answer sets both cookies, with the
 // attributes SPEC 5 requires, and returns them.
 func wantSessionCookies(t testing.TB, r *response, access, refresh string, secure bool) (*http.Cookie, *http.Cookie) {

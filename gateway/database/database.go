@@ -75,7 +75,7 @@ type DB struct {
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok {
-		return nil, fmt.Errorf("database: URL %q has no scheme: want sqlite://PATH or postgres://...", Redact(rawURL))
+		return nil, fmt.Errorf("database: URL %q has no scheme: want sqlite://PATH or postgres://HOST/DB", Redact(rawURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
@@ -83,7 +83,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	case "postgres", "postgresql":
 		return openPostgres(ctx, rawURL)
 	default:
-		return nil, fmt.Errorf("database: unsupported scheme %q: want sqlite://PATH or postgres://...", scheme)
+		return nil, fmt.Errorf("database: unsupported scheme %q: want sqlite://PATH or postgres://HOST/DB", scheme)
 	}
 }
 
