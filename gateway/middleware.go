@@ -77,11 +77,11 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 				// guard refused before routing.
 				sc.Route = s.ownRouteClass(c)
 			}
-			s.logAccess(c, sc, d)
 			status := c.Response().Status
 			if !c.Response().Committed {
-				status = 0
+				status = 0 // nothing was answered (the client went away)
 			}
+			s.logAccess(c, sc, status, d)
 			s.metrics.Request(sc.Route, r.Method, status, d)
 		}()
 		if err := next(c); err != nil {
@@ -101,7 +101,7 @@ func (s *Server) ownRouteClass(c echo.Context) string {
 	return "none"
 }
 
-func (s *Server) logAccess(c echo.Context, sc *scope.Scope, d time.Duration) {
+func (s *Server) logAccess(c echo.Context, sc *scope.Scope, status int, d time.Duration) {
 	ce := s.access.Check(zapcore.InfoLevel, "request")
 	if ce == nil {
 		return
@@ -114,10 +114,6 @@ func (s *Server) logAccess(c echo.Context, sc *scope.Scope, d time.Duration) {
 	userID := ""
 	if sc.Identity != nil {
 		userID = sc.Identity.UserID
-	}
-	status := res.Status
-	if !res.Committed {
-		status = 0
 	}
 	// The query is never logged: reset tokens and API keys travel there.
 	ce.Write(

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -226,16 +225,9 @@ func (e *env) commandCore(ctx context.Context, configFile string) (*config.Confi
 // the configured level. The informational lines of the components ("view
 // caught up") are a server's business, not an operator's at a terminal.
 func (e *env) commandLogger(l config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(l.Level)
+	enc, level, err := observe.Encoder(l)
 	if err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
-	}
-	encCfg := zap.NewProductionEncoderConfig()
-	encCfg.TimeKey = "ts"
-	encCfg.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	enc := zapcore.NewJSONEncoder(encCfg)
-	if l.Format == "console" {
-		enc = zapcore.NewConsoleEncoder(encCfg)
+		return nil, err
 	}
 	out := zapcore.Lock(zapcore.AddSync(e.stderr))
 	return zap.New(commandLogCore{zapcore.NewCore(enc, out, level)}, zap.ErrorOutput(out)), nil

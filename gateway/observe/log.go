@@ -24,7 +24,7 @@ import (
 
 // NewLogger returns the process logger for cfg, writing to standard error.
 func NewLogger(cfg config.Log) (*zap.Logger, error) {
-	enc, level, err := encoderFor(cfg)
+	enc, level, err := Encoder(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func NewLogger(cfg config.Log) (*zap.Logger, error) {
 // system call per request costs a proxy 8-15% of its CPU (measured with
 // cmd/loadtest). stop flushes and must be called before exit.
 func NewAccessLogger(cfg config.Log) (log *zap.Logger, stop func() error, err error) {
-	enc, level, err := encoderFor(cfg)
+	enc, level, err := Encoder(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +46,9 @@ func NewAccessLogger(cfg config.Log) (log *zap.Logger, stop func() error, err er
 	return zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).Named("access"), ws.Stop, nil
 }
 
-func encoderFor(cfg config.Log) (zapcore.Encoder, zapcore.Level, error) {
+// Encoder returns the encoder and level of cfg, shared by every logger of
+// the process and of the command line.
+func Encoder(cfg config.Log) (zapcore.Encoder, zapcore.Level, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, 0, fmt.Errorf("log.level: %w", err)
