@@ -19,6 +19,10 @@ type Handlers struct {
 	authn *Authenticator
 	jwks  []byte
 	now   func() time.Time
+
+	// Forms, when set before Register, answers the form posts of the hosted
+	// pages on the paths they share with the API.
+	Forms Forms
 }
 
 // NewHandlers returns the handlers of svc, authenticating with authn and
@@ -32,8 +36,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", h.jwksDocument)
 
 	g := e.Group("/auth", h.authn.apiGuard)
-	g.POST("/register", h.register)
-	g.POST("/login", h.login)
+	g.POST("/register", h.formOr(h.register, func(f Forms) echo.HandlerFunc { return f.Register }))
+	g.POST("/login", h.formOr(h.login, func(f Forms) echo.HandlerFunc { return f.Login }))
 	g.POST("/refresh", h.refresh)
 	g.POST("/logout", h.logout)
 	g.GET("/me", h.me)
