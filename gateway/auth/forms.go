@@ -51,3 +51,8 @@ func (a *Authenticator) StartBrowserSession(w http.ResponseWriter, pair *Pair) {
 func (a *Authenticator) EndBrowserSession(w http.ResponseWriter) {
 	a.cookies.clear(w)
 }
+
+// Guard is the /auth API's guard (no-store, cross-origin refusal) for the
+// routes the hosted pages register themselves, such as the account page's
+// form posts.
+func (a *Authenticator) Guard(next echo.HandlerFunc) echo.HandlerFunc { return a.apiGuard(next) }
