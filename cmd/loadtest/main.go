@@ -6,8 +6,12 @@
 //
 // It builds the gateway, starts three kinds of process on loopback ports (a
 // small Go upstream, the baseline proxy and the gateway, each in its own
-// process), drives each proxy with wrk in turn, and prints the medians with
-// the gateway/baseline ratios. See README.md in this directory.
+// process), creates and logs in 1,000 users through every gateway (SQLite,
+// and PostgreSQL + Redis), drives each proxy with wrk in turn (a Lua script
+// cycling the users' tokens), and prints the medians with the
+// gateway/baseline ratios. -mode soak runs cookie sessions refreshed at the
+// edge mid-run; -mode accounts measures login and refresh latency. See
+// README.md in this directory.
 //
 // The upstream and the baseline are subcommands of this binary:
 //
@@ -26,7 +30,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +74,24 @@ type options struct {
 	compare    string
 	cpuprofile string
 	keep       bool
+
+	mode        string // bench, soak or accounts
+	deploys     []deployment
+	users       int
+	setupConc   int
+	policyLines int
+	postgres    string
+	redis       string
+	fastHash    bool
+
+	soakDuration time.Duration
+	soakConc     int
+	soakTTL      time.Duration
+	soakSample   time.Duration
+
+	loginClients   int
+	refreshClients int
+	accountsD      time.Duration
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -94,7 +115,26 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.compare, "compare", "", "also measure this second gateway binary (log=warn), e.g. a build of your change, as target \"compare\"")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "directory: enable the gateway's admin listener and save a CPU profile of its first measured run at each concurrency (perturbs those runs slightly)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, config, logs)")
+	fs.StringVar(&o.mode, "mode", "bench", "bench: proxy throughput and serial latency against the baseline; soak: cookie sessions refreshed mid-run; accounts: login and refresh p99")
+	deploys := fs.String("deploy", "both", "gateway deployments: sqlite (embedded default, SQL sessions), postgres (PostgreSQL + Redis sessions), or both")
+	fs.IntVar(&o.users, "users", 1000, "users created and logged in through each gateway (their tokens are cycled by wrk, or drive the soak)")
+	fs.IntVar(&o.setupConc, "setup-c", 8, "concurrent requests while creating and logging in the users")
+	fs.IntVar(&o.policyLines, "policy-lines", 200, "rules in the generated policy (roles with inheritance, keyMatch2 /:id paths, methods)")
+	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server for -deploy postgres: the harness creates a database per gateway there and drops it at the end")
+	fs.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis for -deploy postgres: a fresh key prefix per gateway, deleted at the end")
+	fs.BoolVar(&o.fastHash, "fast-hash", true, "bench and soak: argon2id at 1 MiB, t=1 so that setting up the users takes seconds (proxied requests never hash); -mode accounts always uses the production cost")
+	fs.DurationVar(&o.soakDuration, "soak-d", 60*time.Second, "soak: duration")
+	fs.IntVar(&o.soakConc, "soak-c", 1000, "soak: concurrent clients (client i is user i mod -users)")
+	fs.DurationVar(&o.soakTTL, "soak-access-ttl", 30*time.Second, "soak: tokens.access_ttl, shorter than -soak-d so that access cookies expire and are refreshed at the edge mid-run")
+	fs.DurationVar(&o.soakSample, "soak-sample", 5*time.Second, "soak: RSS sampling period")
+	fs.IntVar(&o.loginClients, "login-c", 4, "accounts: concurrent login clients (target p99 < 100ms at 4)")
+	fs.IntVar(&o.refreshClients, "refresh-c", 100, "accounts: concurrent refresh clients, each its own session (target p99 < 10ms at 100 with Redis)")
+	fs.DurationVar(&o.accountsD, "accounts-d", 10*time.Second, "accounts: duration of the login run and of the refresh run")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if o.deploys, err = parseDeployments(*deploys); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -118,6 +158,17 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-path must start with /")
 	case o.warmup < 0 || o.serial < 0:
 		return nil, errors.New("-warmup and -serial must not be negative")
+	case o.mode != "bench" && o.mode != "soak" && o.mode != "accounts":
+		return nil, fmt.Errorf("-mode: unknown mode %q (bench, soak or accounts)", o.mode)
+	case o.users < 1 || o.setupConc < 1:
+		return nil, errors.New("-users and -setup-c must be at least 1")
+	case o.soakDuration < time.Second || o.soakConc < 1 || o.soakSample <= 0 || o.soakTTL < time.Second:
+		return nil, errors.New("-soak-d and -soak-access-ttl must be at least 1s, -soak-c at least 1, -soak-sample positive")
+	case o.loginClients < 1 || o.refreshClients < 1 || o.accountsD < time.Second:
+		return nil, errors.New("-login-c and -refresh-c must be at least 1, -accounts-d at least 1s")
+	}
+	if _, err := generatePolicy(o.policyLines); err != nil {
+		return nil, err
 	}
 	return &o, nil
 }
@@ -125,17 +176,22 @@ func parseFlags(args []string) (*options, error) {
 // target is one thing wrk is pointed at.
 type target struct {
 	name    string
-	url     string // what wrk requests
+	url     string // what wrk requests without a script
 	base    string // scheme://host:port
 	ready   string // polled until 200 at start-up
 	gateway bool
 	proc    *child
 	admin   string // gateway admin listener, when enabled
-	// headers are sent with every request: the common ones plus, when the
-	// gateway needs a login, an Authorization header (the proxies and the
-	// upstream get one of the same length, so every target parses the same
-	// request).
+	// headers are sent with every request when there is no script.
 	headers []string
+	// script is the wrk Lua script cycling through the load users'
+	// requests (their paths with their Bearer tokens). The proxies and the
+	// upstream get the first gateway's script: the same paths and header
+	// lengths, so every target reads the same bytes.
+	script string
+	// users and sessions are the gateway's load users, logged in.
+	users    []*loadUser
+	sessions []*userSession
 	// idleRSS is the process's RSS once ready, before any load.
 	idleRSS int64
 }
@@ -150,33 +206,48 @@ func runHarness(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if _, err := exec.LookPath("wrk"); err != nil && o.mode == "bench" {
 		return errors.New("wrk is not installed; install it (Debian/Ubuntu: `sudo apt-get install -y wrk`, macOS: `brew install wrk`) and run again")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Bound the whole run: every measured, warm-up and serial run, plus
-	// generous time for building and starting.
-	nTargets := 2
-	if o.info {
-		nTargets++
+	// generous time for building, starting and setting up the users.
+	gateways := len(o.deploys)
+	if o.mode == "bench" && o.info {
+		gateways *= 2
 	}
-	if o.pooled {
-		nTargets++
+	if o.mode == "bench" && o.compare != "" {
+		gateways++
 	}
-	if o.compare != "" {
-		nTargets++
+	var budget time.Duration
+	switch o.mode {
+	case "bench":
+		nTargets := 1 + gateways
+		if o.pooled {
+			nTargets++
+		}
+		perRun := o.duration + o.warmup + time.Second
+		budget = time.Duration(o.rounds*len(o.conc)*nTargets)*perRun +
+			time.Duration(o.rounds*(nTargets+1))*(o.serial+time.Second)
+	case "soak":
+		budget = time.Duration(gateways) * (o.soakDuration + 10*time.Second)
+	case "accounts":
+		budget = time.Duration(gateways) * 2 * (o.accountsD + 10*time.Second)
 	}
-	perRun := o.duration + o.warmup + time.Second
-	budget := time.Duration(o.rounds*len(o.conc)*nTargets)*perRun +
-		time.Duration(o.rounds*(nTargets+1))*(o.serial+time.Second) + 3*time.Minute
+	// Setting up: about a second per 100 users with -fast-hash, and the
+	// production cost for -mode accounts.
+	budget += 5*time.Minute + time.Duration(gateways*o.users)*50*time.Millisecond
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
 	maxC := 1
 	for _, c := range o.conc {
 		maxC = max(maxC, c)
+	}
+	if o.mode == "soak" {
+		maxC = o.soakConc
 	}
 	// wrk holds maxC sockets, a proxy holds maxC client plus up to maxC
 	// upstream sockets, the upstream maxC.
@@ -196,9 +267,25 @@ func runHarness(args []string) error {
 	}
 
 	var procs children
-	defer procs.stopAll(5 * time.Second)
+	var drops []func(context.Context) error
+	defer func() {
+		procs.stopAll(5 * time.Second)
+		// The databases and Redis keys outlive the processes only until
+		// here; drop them even after ^C or a failure.
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, drop := range drops {
+			if err := drop(dctx); err != nil {
+				fmt.Fprintln(os.Stderr, "warning: removing a load-test database or its Redis keys:", err)
+			}
+		}
+	}()
 
-	env, err := setup(ctx, o, tmp, &procs, budget)
+	accessTTL := budget
+	if o.mode == "soak" {
+		accessTTL = o.soakTTL
+	}
+	env, err := setup(ctx, o, tmp, &procs, &drops, accessTTL)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %v", errInterrupted, err)
@@ -206,21 +293,39 @@ func runHarness(args []string) error {
 		return err
 	}
 	env.fdLimit = limit
+	switch o.mode {
+	case "soak":
+		return soak(ctx, o, env)
+	case "accounts":
+		return accounts(ctx, o, env)
+	}
 	return measure(ctx, o, env)
 }
 
 // setupResult is what the measurement needs from setup.
 type setupResult struct {
 	upstream *target
-	targets  []*target // baseline first
+	targets  []*target // baseline(s) first, then the gateways
 	logs     map[string]string
 	fdLimit  uint64
 	gwBin    string
 }
 
-// setup builds the gateway and starts the upstream, the baseline and the
-// gateway(s), each on its own loopback port, and waits until all answer.
-func setup(ctx context.Context, o *options, tmp string, procs *children, accessTTL time.Duration) (*setupResult, error) {
+// gateways are the gateway targets.
+func (r *setupResult) gateways() []*target {
+	var out []*target
+	for _, t := range r.targets {
+		if t.gateway {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// setup builds the gateway and starts the upstream, the baseline (bench
+// mode) and the gateway(s), each on its own loopback port, waits until all
+// answer, and creates and logs in the load users of every gateway.
+func setup(ctx context.Context, o *options, tmp string, procs *children, drops *[]func(context.Context) error, accessTTL time.Duration) (*setupResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -243,6 +348,10 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, accessT
 			env = append(env, kv)
 		}
 	}
+	policyText, err := generatePolicy(o.policyLines)
+	if err != nil {
+		return nil, err
+	}
 
 	res := &setupResult{logs: map[string]string{}, gwBin: gwBin}
 	start := func(name, dir, bin string, args ...string) (*child, error) {
@@ -262,65 +371,81 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, accessT
 	res.upstream = newTarget("upstream (direct)", upAddr, o.path)
 	res.upstream.proc = up
 
-	blAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	bl, err := start("baseline", tmp, self, "baseline", "-watch-stdin", "-addr", blAddr, "-target", "http://"+upAddr)
-	if err != nil {
-		return nil, err
-	}
-	t := newTarget("baseline", blAddr, o.path)
-	t.proc = bl
-	res.targets = append(res.targets, t)
-	if o.pooled {
-		addr, err := freeLoopbackAddr()
+	if o.mode == "bench" {
+		blAddr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
-		p, err := start("baseline-pool", tmp, self, "baseline", "-watch-stdin", "-pool", "-addr", addr, "-target", "http://"+upAddr)
+		bl, err := start("baseline", tmp, self, "baseline", "-watch-stdin", "-addr", blAddr, "-target", "http://"+upAddr)
 		if err != nil {
 			return nil, err
 		}
-		t := newTarget("baseline+pool", addr, o.path)
-		t.proc = p
+		t := newTarget("baseline", blAddr, o.path)
+		t.proc = bl
 		res.targets = append(res.targets, t)
+		if o.pooled {
+			addr, err := freeLoopbackAddr()
+			if err != nil {
+				return nil, err
+			}
+			p, err := start("baseline-pool", tmp, self, "baseline", "-watch-stdin", "-pool", "-addr", addr, "-target", "http://"+upAddr)
+			if err != nil {
+				return nil, err
+			}
+			t := newTarget("baseline+pool", addr, o.path)
+			t.proc = p
+			res.targets = append(res.targets, t)
+		}
 	}
 
-	type gatewaySpec struct{ name, id, bin, level string }
-	gateways := []gatewaySpec{{"gateway", "gateway-warn", gwBin, "warn"}}
-	if o.info {
-		gateways = append(gateways, gatewaySpec{"gateway log=info", "gateway-info", gwBin, "info"})
+	type gatewaySpec struct {
+		name, id, bin, level string
+		deploy               deployment
 	}
-	if o.compare != "" {
-		gateways = append(gateways, gatewaySpec{"compare", "gateway-compare", o.compare, "warn"})
+	var gateways []gatewaySpec
+	for i, d := range o.deploys {
+		gateways = append(gateways, gatewaySpec{"gateway " + d.label(), "gateway-" + string(d), gwBin, "warn", d})
+		if o.mode == "bench" && o.info {
+			gateways = append(gateways, gatewaySpec{"gateway " + d.label() + " log=info", "gateway-" + string(d) + "-info", gwBin, "info", d})
+		}
+		if o.mode == "bench" && o.compare != "" && i == 0 {
+			gateways = append(gateways, gatewaySpec{"compare " + d.label(), "gateway-" + string(d) + "-compare", o.compare, "warn", d})
+		}
 	}
-	for _, g := range gateways {
+	for i, g := range gateways {
 		gwAddr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
 		adminAddr := ""
-		if o.cpuprofile != "" && g.id == "gateway-warn" {
+		if (o.cpuprofile != "" && i == 0) || o.mode == "accounts" {
 			if adminAddr, err = freeLoopbackAddr(); err != nil {
 				return nil, err
 			}
 		}
+		st, err := newStorage(ctx, g.deploy, o)
+		if err != nil {
+			return nil, err
+		}
+		*drops = append(*drops, st.drop)
 		// Each gateway has its own working directory: its own database
 		// and signing keys under ./data, as a fresh install has.
 		dir := filepath.Join(tmp, g.id)
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return nil, err
 		}
-		// The policy lets the logged-in load user through; a realistic
-		// 200-line policy is issue 8's addition (decisions are flat in the
-		// policy's size, see policy's benchmarks).
-		if err := os.WriteFile(filepath.Join(dir, "policy.csv"), []byte(loadPolicy), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "policy.csv"), []byte(policyText), 0o600); err != nil {
 			return nil, err
 		}
 		cfgPath := filepath.Join(dir, "gateway.yaml")
-		if err := os.WriteFile(cfgPath, []byte(gatewayConfig(gwAddr, adminAddr, "http://"+upAddr, g.level, accessTTL)), 0o600); err != nil {
+		cfg := gatewayConfig(gatewaySettings{addr: gwAddr, adminAddr: adminAddr, upstream: "http://" + upAddr,
+			level: g.level, accessTTL: accessTTL, storage: st, fastHash: o.fastHash && o.mode != "accounts"})
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, err
+		}
+		adminEmail, adminPW, err := bootstrapAdmin(ctx, g.bin, dir, cfgPath, env)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", g.name, err)
 		}
 		gw, err := start(g.id, dir, g.bin, "serve", "--config", cfgPath)
 		if err != nil {
@@ -329,6 +454,38 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, accessT
 		t := newTarget(g.name, gwAddr, o.path)
 		t.proc, t.admin, t.gateway = gw, adminAddr, true
 		t.ready = t.base + "/readyz"
+		if err := gw.waitReady(ctx, t.ready, 30*time.Second); err != nil {
+			return nil, err
+		}
+		nUsers := o.users
+		if o.mode == "accounts" {
+			// Production hashing: only as many users as login clients.
+			nUsers = min(o.users, o.loginClients)
+		}
+		t0 := time.Now()
+		if t.users, err = createUsers(ctx, t.base, adminEmail, adminPW, nUsers, o.setupConc); err != nil {
+			return nil, fmt.Errorf("%s: creating the load users: %w", g.name, err)
+		}
+		created := time.Since(t0)
+		toLogIn := t.users
+		if o.mode == "accounts" {
+			// One session per refresh client.
+			toLogIn = make([]*loadUser, o.refreshClients)
+			for i := range toLogIn {
+				toLogIn[i] = t.users[i%len(t.users)]
+			}
+		}
+		t0 = time.Now()
+		if t.sessions, err = loginUsers(ctx, t.base, toLogIn, o.setupConc, o.mode == "soak"); err != nil {
+			return nil, fmt.Errorf("%s: logging the load users in: %w", g.name, err)
+		}
+		fmt.Printf("%s: %d users created in %s and %d sessions logged in in %s through the gateway (%d at a time), %d-rule policy\n",
+			g.name, len(t.users), created.Round(time.Millisecond), len(t.sessions), time.Since(t0).Round(time.Millisecond), o.setupConc, o.policyLines)
+		if o.mode == "bench" {
+			if t.script, err = writeLuaScript(tmp, g.id, t.sessions); err != nil {
+				return nil, err
+			}
+		}
 		res.targets = append(res.targets, t)
 	}
 
@@ -339,65 +496,18 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, accessT
 		if m, err := readMemory(t.proc.pid()); err == nil {
 			t.idleRSS = m.RSS
 		}
-	}
-
-	// Log in where the gateway requires it. The other targets send the
-	// first gateway's header, so that every target reads the same bytes.
-	var auth string
-	for _, t := range res.targets {
 		t.headers = headers
-		if !t.gateway {
-			continue
-		}
-		h, err := credentials(ctx, t.base, o.path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
-		}
-		if h != "" {
-			t.headers = append(slices.Clip(headers), h)
-			if auth == "" {
-				auth = h
-				fmt.Println("the gateway requires a login: each gateway target sends the Bearer token of a user registered for this run")
-			}
-		}
 	}
-	for _, t := range append([]*target{res.upstream}, res.targets...) {
-		if !t.gateway {
-			t.headers = headers
-			if auth != "" {
-				t.headers = append(slices.Clip(headers), auth)
+	// The upstream and the proxies replay the first gateway's requests.
+	if gws := res.gateways(); len(gws) > 0 {
+		for _, t := range append([]*target{res.upstream}, res.targets...) {
+			if !t.gateway {
+				t.script = gws[0].script
 			}
 		}
 	}
 	return res, nil
 }
-
-// gatewayConfig is the generated configuration: the upstream on "/", no
-// admin listener unless profiling, the given log level, and access tokens
-// that outlive the run. Everything else is the built-in default (SQLite and
-// keys under ./data of the working directory). Issue 8 adds PostgreSQL
-// and Redis here.
-func gatewayConfig(addr, adminAddr, upstream, level string, accessTTL time.Duration) string {
-	return fmt.Sprintf(`# generated by cmd/loadtest
-server:
-  addr: %q
-  admin_addr: %q
-upstreams:
-  - name: app
-    prefix: /
-    url: %q
-tokens:
-  access_ttl: %s
-log:
-  level: %s
-  format: json
-`, addr, adminAddr, upstream, accessTTL, level)
-}
-
-// loadPolicy is the gateway's policy during the load test.
-const loadPolicy = `# generated by cmd/loadtest
-p, authenticated, /*, *
-`
 
 // headers are sent on every request, like a typical API client's.
 var headers = []string{"Accept: application/json", "User-Agent: authgate-loadtest/1"}
@@ -406,13 +516,17 @@ var headers = []string{"Accept: application/json", "User-Agent: authgate-loadtes
 func measure(ctx context.Context, o *options, env *setupResult) error {
 	fmt.Printf("\nmachine: %d CPUs shared by wrk (-t %d), the upstream and the proxies; open-file limit %d\n",
 		numCPU(), o.threads, env.fdLimit)
-	fmt.Printf("load: wrk %s per run after a %s warm-up, %d round(s), path %s, targets interleaved (order reverses each round)\n\n",
-		o.duration, o.warmup, o.rounds, o.path)
+	fmt.Printf("load: wrk %s per run after a %s warm-up, %d round(s), targets interleaved (order reverses each round)\n",
+		o.duration, o.warmup, o.rounds)
+	if gws := env.gateways(); len(gws) > 0 {
+		fmt.Printf("requests: a Lua script cycles through the %d load users' Bearer tokens and paths (their team's /api/svcN/items/:id or reports/:year);\n"+
+			"the upstream and the proxies replay the first gateway's requests\n\n", len(gws[0].sessions))
+	}
 
 	results := map[key][]sample{}
 	run := func(t *target, c, threads int, d time.Duration) error {
 		if o.warmup > 0 && c > 1 {
-			if _, _, err := runWrk(ctx, wrkOptions{URL: t.url, Connections: c, Threads: threads, Duration: o.warmup, Headers: t.headers}); err != nil {
+			if _, _, err := runWrk(ctx, wrkOptions{URL: t.url, Connections: c, Threads: threads, Duration: o.warmup, Headers: t.headers, Script: t.script}); err != nil {
 				return interrupted(ctx, err)
 			}
 		}
@@ -427,7 +541,7 @@ func measure(ctx context.Context, o *options, env *setupResult) error {
 		if err != nil {
 			return err
 		}
-		res, _, err := runWrk(ctx, wrkOptions{URL: t.url, Connections: c, Threads: threads, Duration: d, Headers: t.headers})
+		res, _, err := runWrk(ctx, wrkOptions{URL: t.url, Connections: c, Threads: threads, Duration: d, Headers: t.headers, Script: t.script})
 		if err != nil {
 			return interrupted(ctx, err)
 		}
@@ -453,7 +567,7 @@ func measure(ctx context.Context, o *options, env *setupResult) error {
 		}
 		s := sample{wrk: res, mem: mem, cpu: cpu1 - cpu0}
 		results[key{t.name, c}] = append(results[key{t.name, c}], s)
-		fmt.Printf("  c=%-5d %-18s rps %7.0f  p50 %8s  p99 %8s  errors %-5d RSS %9s  CPU/req %6s  loadavg %s\n",
+		fmt.Printf("  c=%-5d %-26s rps %7.0f  p50 %8s  p99 %8s  errors %-5d RSS %9s  CPU/req %6s  loadavg %s\n",
 			c, t.name, res.RPS, fmtDur(res.P(50)), fmtDur(res.P(99)), res.Errors(), fmtMiB(mem.RSS), fmtDur(s.cpuPerRequest()), loadavg())
 		if res.Errors() > 0 {
 			fmt.Printf("          errors: connect %d, read %d, write %d, timeout %d, non-2xx/3xx %d\n",
@@ -498,12 +612,14 @@ func measure(ctx context.Context, o *options, env *setupResult) error {
 	printTable(os.Stdout, o, env, results)
 	printMemory(os.Stdout, env)
 	if o.info {
-		if size := fileSize(env.logs["gateway-info"]); size > 0 {
-			fmt.Printf("\nthe log=info gateway wrote %s of access log to a file during the runs\n", fmtMiB(size))
+		for _, d := range o.deploys {
+			if size := fileSize(env.logs["gateway-"+string(d)+"-info"]); size > 0 {
+				fmt.Printf("\nthe %s log=info gateway wrote %s of access log to a file during the runs\n", d.label(), fmtMiB(size))
+			}
 		}
 	}
 	if o.cpuprofile != "" {
-		fmt.Printf("\nCPU and heap profiles of the gateway (log=warn), from its first measured run at each c, are in %s:\n", o.cpuprofile)
+		fmt.Printf("\nCPU and heap profiles of the first gateway (log=warn), from its first measured run at each c, are in %s:\n", o.cpuprofile)
 		for _, c := range o.conc {
 			fmt.Printf("  go tool pprof -top %s\n", filepath.Join(o.cpuprofile, fmt.Sprintf("gateway-c%d.pprof", c)))
 			fmt.Printf("  go tool pprof -top -sample_index=inuse_space %s\n", filepath.Join(o.cpuprofile, fmt.Sprintf("gateway-c%d.heap", c)))
@@ -563,4 +679,57 @@ func reversed(ts []*target) []*target {
 		out[len(ts)-1-i] = t
 	}
 	return out
+}
+
+// soak runs the soak against every gateway in turn and prints each result.
+func soak(ctx context.Context, o *options, env *setupResult) error {
+	failed := false
+	for _, t := range env.gateways() {
+		fmt.Printf("\nsoak %s: %s at c=%d, %d users in cookie mode, access_ttl %s, loadavg %s\n",
+			t.name, o.soakDuration, o.soakConc, len(t.sessions), o.soakTTL, loadavg())
+		r := runSoak(ctx, t, t.sessions, o.soakConc, o.soakDuration, o.soakSample, "gw_access")
+		if ctx.Err() != nil {
+			return interrupted(ctx, ctx.Err())
+		}
+		if t.proc.exited() {
+			return fmt.Errorf("%s exited during the soak (%v); its log:\n%s", t.name, t.proc.err, tail(t.proc.log, 30))
+		}
+		if !r.print(os.Stdout, t.name) {
+			failed = true
+		}
+	}
+	if failed {
+		fmt.Println("\nSOAK: target NOT met (zero errors, zero users logged out, stable RSS)")
+	} else {
+		fmt.Println("\nSOAK: target met (zero errors, zero users logged out, stable RSS)")
+	}
+	return nil
+}
+
+// accounts measures login and refresh latency on every gateway in turn, at
+// the production argon2id cost.
+func accounts(ctx context.Context, o *options, env *setupResult) error {
+	fmt.Printf("\nACCOUNTS: closed loops (no think time), %s per run, production argon2id cost (gateway defaults), %d CPUs\n", o.accountsD, numCPU())
+	for _, t := range env.gateways() {
+		fmt.Printf("%s (loadavg %s)\n", t.name, loadavg())
+		before, _ := scrapeMetrics(ctx, t.admin)
+		r := measureLogin(ctx, t.base, t.users, o.loginClients, o.accountsD)
+		r.print(os.Stdout)
+		after, err := scrapeMetrics(ctx, t.admin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "warning: reading the gateway's metrics:", err)
+		}
+		printLoginExplained(os.Stdout, before, after, len(r.lat)+int(r.overloaded+r.errs))
+		if ctx.Err() != nil {
+			return interrupted(ctx, ctx.Err())
+		}
+		measureRefresh(ctx, t.base, t.sessions, o.refreshClients, o.accountsD).print(os.Stdout)
+		if ctx.Err() != nil {
+			return interrupted(ctx, ctx.Err())
+		}
+		if m, err := readMemory(t.proc.pid()); err == nil {
+			fmt.Printf("  RSS now %s, peak %s\n", fmtMiB(m.RSS), fmtMiB(m.HWM))
+		}
+	}
+	return nil
 }

@@ -21,7 +21,7 @@ type wrkOptions struct {
 	Duration    time.Duration
 	Timeout     time.Duration // wrk's per-request timeout; 0 = wrk's default (2s)
 	Headers     []string      // "Name: value"
-	Script      string        // optional Lua script (issue 8: cycling tokens)
+	Script      string        // optional Lua script (the load users' requests)
 }
 
 // wrkResult is what the harness reads from wrk's report.

@@ -178,7 +178,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestGatewayConfigIsLoopbackOnly(t *testing.T) {
-	cfg := gatewayConfig("127.0.0.1:1", "", "http://127.0.0.1:2", "warn", 90*time.Minute)
+	cfg := gatewayConfig(gatewaySettings{addr: "127.0.0.1:1", upstream: "http://127.0.0.1:2", level: "warn", accessTTL: 90 * time.Minute})
 	for _, want := range []string{`addr: "127.0.0.1:1"`, `admin_addr: ""`, `url: "http://127.0.0.1:2"`, "level: warn", "prefix: /", "access_ttl: 1h30m0s"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)

@@ -11,7 +11,11 @@
 //     for a slot (and never past its context), then gets ErrOverloaded with a
 //     suggested Retry-After. Memory spent on hashing therefore stays bounded
 //     at about max_concurrent × memory_kib however many logins arrive
-//     (SPEC 9: "memory stays bounded under any login flood").
+//     (SPEC 9: "memory stays bounded under any login flood"). Of the
+//     max_concurrent hashes in progress, at most GOMAXPROCS compute at once
+//     and the others wait their turn inside their slot: argon2 is
+//     CPU-bound, so time-slicing more computations than processors only
+//     stretches every one of them and holds more memory.
 //   - VerifyUnknown costs what a real Verify costs (same code path, same
 //     parameters, same slot), so that login answers take the same time
 //     whether or not the account exists (SPEC 9).

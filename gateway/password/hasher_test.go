@@ -718,3 +718,78 @@ func BenchmarkVerifyKnownVsUnknown(b *testing.B) {
 		b.ReportMetric(ratios[len(ratios)/2], "unknown/known(median)")
 	})
 }
+
+// More hashes in progress than processors: the extra ones wait inside their
+// slot instead of time-slicing (every one would take longer and hold its
+// memory meanwhile); all complete.
+func TestComputationsBoundedByProcessors(t *testing.T) {
+	cfg := fastCfg()
+	cfg.MaxConcurrent = 4 * runtime.GOMAXPROCS(0)
+	h := newHasher(t, cfg, nil)
+	var inFlight, peak atomic.Int64
+	h.computeHook = func(delta int) {
+		n := inFlight.Add(int64(delta))
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if delta > 0 {
+			time.Sleep(2 * time.Millisecond) // make overlaps likely
+		}
+	}
+	var wg sync.WaitGroup
+	for range cfg.MaxConcurrent {
+		wg.Go(func() {
+			if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p < 1 || p > int64(runtime.GOMAXPROCS(0)) {
+		t.Errorf("peak computations = %d, want 1..GOMAXPROCS (%d)", p, runtime.GOMAXPROCS(0))
+	}
+}
+
+// A caller holding a slot but waiting for a processor gives up when its
+// context ends, without computing.
+func TestWaitForProcessorHonoursContext(t *testing.T) {
+	cfg := fastCfg()
+	cfg.MaxConcurrent = 2
+	h := newHasher(t, cfg, nil)
+	h.cpu = make(chan struct{}, 1) // one processor, whatever the machine
+	started, release := make(chan struct{}), make(chan struct{})
+	var computations atomic.Int64
+	h.computeHook = func(delta int) {
+		if delta > 0 && computations.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "correct horse battery staple")
+		done <- err
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.Hash(ctx, "correct horse battery staple"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Hash while the processor is busy = %v, want context.DeadlineExceeded", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := computations.Load(); n != 1 {
+		t.Errorf("%d computations, want 1 (the cancelled caller must not compute)", n)
+	}
+	// Its slot was given back: two more hashes go through.
+	for range 2 {
+		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
