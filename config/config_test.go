@@ -734,7 +734,23 @@ func TestValidate(t *testing.T) {
 		{name: "empty policy file", modify: func(c *Config) { c.Policy.File = "" }, key: "policy.file"},
 		{name: "smtp without from", modify: func(c *Config) { c.Mail.SMTPURL = "smtp://mail:587" }, key: "mail.from"},
 		{name: "smtp bad scheme", modify: func(c *Config) { c.Mail.SMTPURL, c.Mail.From = "http://mail", "a@example.com" }, key: "mail.smtp_url"},
-		{name: "smtp valid", modify: func(c *Config) { c.Mail.SMTPURL, c.Mail.From = "smtps://u:p@mail:465", "Gateway <a@example.com>" }},
+		{name: "smtp valid", modify: func(c *Config) {
+			c.Mail.SMTPURL, c.Mail.From, c.Server.PublicURL = "smtps://u:p@mail:465", "Gateway <a@example.com>", "https://gw.example.com"
+		}},
+		{name: "smtp without public url", modify: func(c *Config) { c.Mail.SMTPURL, c.Mail.From = "smtp://mail:587", "a@example.com" }, key: "server.public_url", substr: "Host header"},
+		{name: "smtp url with path", modify: func(c *Config) {
+			c.Mail.SMTPURL, c.Mail.From, c.Server.PublicURL = "smtp://u:hunter2@mail:587/x", "a@example.com", "https://gw.example.com"
+		}, key: "mail.smtp_url", substr: "path"},
+		{name: "smtp url without host", modify: func(c *Config) {
+			c.Mail.SMTPURL, c.Mail.From, c.Server.PublicURL = "smtp://u:hunter2@:587", "a@example.com", "https://gw.example.com"
+		}, key: "mail.smtp_url"},
+		{name: "smtp url password without user", modify: func(c *Config) {
+			c.Mail.SMTPURL, c.Mail.From, c.Server.PublicURL = "smtp://:hunter2@mail:587", "a@example.com", "https://gw.example.com"
+		}, key: "mail.smtp_url", substr: "user name"},
+		{name: "smtp url bad port", modify: func(c *Config) {
+			c.Mail.SMTPURL, c.Mail.From, c.Server.PublicURL = "smtp://mail:0", "a@example.com", "https://gw.example.com"
+		}, key: "mail.smtp_url", substr: "port"},
+		{name: "log mailer needs no public url", modify: func(c *Config) { c.Mail.SMTPURL, c.Server.PublicURL = "", "" }},
 		{name: "log level", modify: func(c *Config) { c.Log.Level = "trace" }, key: "log.level"},
 		{name: "log format", modify: func(c *Config) { c.Log.Format = "xml" }, key: "log.format"},
 		{name: "cors origin with path", modify: func(c *Config) { c.CORS.AllowedOrigins = []string{"https://a.example/app"} }, key: "cors.allowed_origins[0]"},

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -278,11 +279,29 @@ func (c *Config) validateMail(p *problems) {
 	if m.SMTPURL == "" {
 		return
 	}
-	if u, err := url.Parse(m.SMTPURL); err != nil || !oneOf(u.Scheme, "smtp", "smtps") || u.Host == "" {
-		p.add("mail.smtp_url", "must be smtp://host:port or smtps://host:port")
+	// Never echo the URL: it may hold the SMTP password.
+	u, err := url.Parse(m.SMTPURL)
+	switch {
+	case err != nil || !oneOf(u.Scheme, "smtp", "smtps") || u.Hostname() == "":
+		p.add("mail.smtp_url", "must be smtp://[user:password@]host[:port] or smtps://...")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		p.add("mail.smtp_url", "must not carry a path, query or fragment")
+	case u.User != nil && u.User.Username() == "":
+		p.add("mail.smtp_url", "has a password but no user name")
+	case u.Port() != "" && !validPort(u.Port()):
+		p.add("mail.smtp_url", "has an invalid port")
 	}
 	if _, err := mail.ParseAddress(m.From); err != nil {
 		p.add("mail.from", "must be a mail address when mail.smtp_url is set")
+	}
+	// Mailed reset links need an origin that does not come from the
+	// request: built from the Host header (or X-Forwarded-Host), a link
+	// requested by an attacker for the victim's account would point to the
+	// attacker's host, and the victim's click would hand over the token
+	// ("password reset poisoning", PortSwigger Web Security Academy;
+	// CWE-640). Only the development log mailer may use the request's.
+	if c.Server.PublicURL == "" {
+		p.add("server.public_url", "must be set when mail.smtp_url is set (reset links must not be built from the request's Host header)")
 	}
 }
 
@@ -320,6 +339,11 @@ func hasDotSegment(path string) bool {
 		}
 	}
 	return false
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func checkOrigin(o string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ import (
 	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/auth"
 	"github.com/authgate/gateway/gateway/database"
+	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/ratelimit"
@@ -168,6 +170,11 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		return nil, err
 	}
 	c.users = account.NewSQLStore(db)
+	// Empty mail.smtp_url: reset links go to the log (development).
+	mailer, err := mail.New(cfg.Mail, log.Named("mail"))
+	if err != nil {
+		return nil, err
+	}
 	c.auth, err = auth.NewService(auth.Deps{
 		Users:    c.users,
 		Sessions: c.sessions,
@@ -181,11 +188,18 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		Logger:   log.Named("auth"),
 		Events:   events,
 		Limiter:  limiter,
+		Resets:   account.NewResetStore(db),
+		Mailer:   mailer,
 	}, auth.Settings{RegistrationEnabled: cfg.Registration.Enabled, DefaultRoles: cfg.Registration.DefaultRoles,
-		Limits: cfg.RateLimits})
+		Limits: cfg.RateLimits, PublicURL: strings.TrimSuffix(cfg.Server.PublicURL, "/"),
+		// Links from the request's Host only when they are logged, never
+		// mailed (config validation requires public_url with SMTP).
+		ResetLinkFromRequest: cfg.Mail.SMTPURL == ""})
 	if err != nil {
 		return nil, err
 	}
+	// Reset mails in flight finish (or are given up) before the stores close.
+	c.closers = append(c.closers, c.auth.Close)
 	return c, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/gateway/config"
+	"github.com/authgate/gateway/gateway/forwarded"
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/scope"
 	"github.com/authgate/gateway/gateway/session"
@@ -156,8 +157,17 @@ func (a *Authenticator) verify(tok string) (*scope.Identity, error) {
 // clientOf describes the caller for sessions and the audit log.
 func clientOf(r *http.Request) Client {
 	c := Client{UserAgent: r.UserAgent()}
-	if sc := scope.Of(r); sc != nil && sc.ClientIP.IsValid() {
+	sc := scope.Of(r)
+	if sc == nil {
+		return c
+	}
+	if sc.ClientIP.IsValid() {
 		c.IP = sc.ClientIP.String()
+	}
+	// The edge took Host from the request or a trusted proxy; checked
+	// again because it ends up in links (reset mail in development).
+	if host := strings.ToLower(sc.Host); (sc.Scheme == "http" || sc.Scheme == "https") && forwarded.ValidHost(host) {
+		c.Origin = sc.Scheme + "://" + host
 	}
 	return c
 }

@@ -43,6 +43,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 	g.GET("/me", h.me)
 	g.PATCH("/me", h.updateMe)
 	g.POST("/password", h.changePassword)
+	g.POST("/password/forgot", h.formOr(h.forgotPassword, func(f Forms) echo.HandlerFunc { return f.ForgotPassword }))
+	g.POST("/password/reset", h.formOr(h.resetPassword, func(f Forms) echo.HandlerFunc { return f.ResetPassword }))
 	g.GET("/sessions", h.sessions)
 	g.DELETE("/sessions/:id", h.revokeSession)
 	g.GET("/openapi.json", h.openapiDocument)
@@ -273,6 +275,45 @@ func (h *Handlers) changePassword(c echo.Context) error {
 		return err
 	}
 	if err := h.svc.ChangePassword(c.Request().Context(), id.UserID, id.SessionID, req.CurrentPassword, req.NewPassword); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type forgotRequest struct {
+	Email string `json:"email"`
+}
+
+// forgotPassword answers 202 whatever the email: whether a mail goes out
+// is not the client's business (see Service.ForgotPassword).
+func (h *Handlers) forgotPassword(c echo.Context) error {
+	var req forgotRequest
+	if err := decodeJSON(c.Request(), &req); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"email": req.Email}); err != nil {
+		return err
+	}
+	if err := h.svc.ForgotPassword(c.Request().Context(), req.Email, clientOf(c.Request())); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
+}
+
+type resetRequest struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"new_password"`
+}
+
+func (h *Handlers) resetPassword(c echo.Context) error {
+	var req resetRequest
+	if err := decodeJSON(c.Request(), &req); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"token": req.Token, "new_password": req.NewPassword}); err != nil {
+		return err
+	}
+	if err := h.svc.ResetPassword(c.Request().Context(), req.Token, req.NewPassword, clientOf(c.Request())); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

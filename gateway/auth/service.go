@@ -30,6 +30,7 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
@@ -78,6 +79,11 @@ type Deps struct {
 	// Limiter, if set, enforces Settings.Limits on login and registration;
 	// nil means no limits (unit tests).
 	Limiter ratelimit.Limiter
+	// Resets keeps password reset tokens; nil disables password reset
+	// (503). Mailer sends the reset mail; nil is the development mailer
+	// writing to Logger.
+	Resets ResetTokens
+	Mailer mail.Mailer
 }
 
 // Settings are the configuration the flows depend on.
@@ -86,6 +92,11 @@ type Settings struct {
 	DefaultRoles        []string
 	// Limits are the abuse limits, enforced when Deps.Limiter is set.
 	Limits config.RateLimits
+	// PublicURL is the origin reset links point to (server.public_url).
+	// When empty, ResetLinkFromRequest lets the link use the origin the
+	// request came to (Client.Origin); see ForgotPassword.
+	PublicURL            string
+	ResetLinkFromRequest bool
 }
 
 // Service implements the account flows.
@@ -93,6 +104,8 @@ type Service struct {
 	Deps
 	settings Settings
 	now      func() time.Time
+	// mails runs the reset mails in the background (reset.go).
+	mails *background
 }
 
 // NewService checks deps and returns a Service.
@@ -107,13 +120,20 @@ func NewService(d Deps, s Settings) (*Service, error) {
 	if d.Logger == nil {
 		d.Logger = zap.NewNop()
 	}
-	return &Service{Deps: d, settings: s, now: time.Now}, nil
+	if d.Mailer == nil {
+		d.Mailer = mail.NewLog(d.Logger.Named("mail"))
+	}
+	return &Service{Deps: d, settings: s, now: time.Now, mails: newBackground(maxResetMails)}, nil
 }
 
 // Client describes who is calling, for sessions and the audit log.
 type Client struct {
 	IP        string
 	UserAgent string
+	// Origin is scheme://host the request was sent to, as the edge
+	// established it (a validated Host); reset links use it only when
+	// server.public_url is empty and mail goes to the log.
+	Origin string
 }
 
 // Pair is a fresh access token with its refresh token.
