@@ -10,6 +10,9 @@
 //     cannot set them.
 //   - Bodies stream in both directions without buffering; Server-Sent Events
 //     are flushed at once; WebSocket upgrades pass, other upgrades do not.
+//   - With a StreamGuard, every open WebSocket and event stream can be ended
+//     by it at any time (its session was revoked); ordinary answers do not
+//     pay for this.
 //   - Failures answer 502 (unreachable), 504 (no response headers within the
 //     upstream's timeout) or 400 (the client's body was malformed), as
 //     problem+json; a client that went away is logged as 499.
@@ -61,6 +64,10 @@ type Options struct {
 	// Observer receives each upstream's answer times and failures (for
 	// metrics); nil: none.
 	Observer Observer
+	// Streams watches the WebSockets and event streams the proxy opens,
+	// and ends them when their credentials stop holding (see streams.go);
+	// nil: none.
+	Streams StreamGuard
 }
 
 // Observer receives the outcome of every proxied request, for metrics. Its
@@ -102,6 +109,7 @@ type Route struct {
 	log          *zap.Logger
 	transport    *http.Transport
 	obs          Observer
+	streams      StreamGuard
 }
 
 // New builds one reverse proxy per upstream.
@@ -128,6 +136,7 @@ func New(o Options) (*Proxy, error) {
 			log:          o.Logger.With(zap.String("upstream", u.Name)),
 			transport:    newTransport(u.Timeout),
 			obs:          o.Observer,
+			streams:      o.Streams,
 		}
 		var transport http.RoundTripper = rt.transport
 		if rt.obs != nil {
@@ -268,6 +277,9 @@ func (rt *Route) modifyResponse(res *http.Response) error {
 	// upstream that echoes it (a common middleware) would add a second
 	// value, since the proxy adds upstream headers rather than replacing.
 	res.Header.Del(rt.hp.names.RequestID)
+	if rt.streams != nil {
+		rt.guardStream(res)
+	}
 	return nil
 }
 

@@ -64,7 +64,16 @@ type View struct {
 
 	ready atomic.Bool
 	done  chan struct{}
+
+	// subs are the Subscribe callbacks, copied on write: Apply reads
+	// them without a lock.
+	subMu sync.Mutex
+	subs  atomic.Pointer[[]*subscriber]
 }
+
+// subscriber wraps a callback so that Subscribe's cancel can find it by
+// identity (funcs are not comparable).
+type subscriber struct{ fn func(Event) }
 
 type stampEntry struct {
 	stamp int64
@@ -168,10 +177,23 @@ func (v *View) Check(userID, sessionID string, stamp int64) error {
 // Apply records an event. Events whose window has already passed, and
 // malformed or unknown ones, are ignored. Applying an event twice, or out of
 // order, is harmless: a session stays revoked, and a user keeps the highest
-// stamp seen.
+// stamp seen. The subscribers (Subscribe) are told of every event recorded,
+// after it is in force.
 func (v *View) Apply(e Event) {
-	if !e.Valid() {
+	if !v.apply(e) {
 		return
+	}
+	if subs := v.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			s.fn(e)
+		}
+	}
+}
+
+// apply records e and reports whether it did.
+func (v *View) apply(e Event) bool {
+	if !e.Valid() {
+		return false
 	}
 	at := e.At
 	if at.IsZero() {
@@ -179,7 +201,7 @@ func (v *View) Apply(e Event) {
 	}
 	until := at.Add(v.window)
 	if !until.After(v.now()) {
-		return
+		return false
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -192,7 +214,7 @@ func (v *View) Apply(e Event) {
 		old, ok := v.stamps[e.UserID]
 		if !ok {
 			v.stamps[e.UserID] = stampEntry{stamp: e.Stamp, until: until}
-			return
+			return true
 		}
 		if e.Stamp > old.stamp {
 			old.stamp = e.Stamp
@@ -201,6 +223,43 @@ func (v *View) Apply(e Event) {
 			old.until = until
 		}
 		v.stamps[e.UserID] = old
+	}
+	return true
+}
+
+// Subscribe calls fn with every event Apply records from now on (from the
+// feed, and from RevokeLocal and Publish on this replica), after the event
+// is in force: a Check that fn makes already sees it. It is how state kept
+// outside the view, such as open WebSocket connections, learns of a
+// revocation. fn runs on the applying goroutine (the feed's, or a request's)
+// and may run concurrently with itself: it must be fast, must not block, and
+// must not call Apply. An event may be delivered more than once (published
+// here, then read back from the feed). The returned function ends the
+// subscription.
+func (v *View) Subscribe(fn func(Event)) (cancel func()) {
+	s := &subscriber{fn: fn}
+	v.subMu.Lock()
+	defer v.subMu.Unlock()
+	var next []*subscriber
+	if cur := v.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	v.subs.Store(&next)
+	return func() {
+		v.subMu.Lock()
+		defer v.subMu.Unlock()
+		cur := v.subs.Load()
+		if cur == nil {
+			return
+		}
+		var kept []*subscriber
+		for _, o := range *cur {
+			if o != s {
+				kept = append(kept, o)
+			}
+		}
+		v.subs.Store(&kept)
 	}
 }
 

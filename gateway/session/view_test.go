@@ -240,3 +240,43 @@ func (f *fakeFeed) Run(ctx context.Context, since time.Time, apply func(Event), 
 		}
 	}
 }
+
+func TestViewSubscribe(t *testing.T) {
+	clk := newClock()
+	v := newTestView(t, clk)
+	var mu sync.Mutex
+	var got []Event
+	var checked []error
+	cancel := v.Subscribe(func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e)
+		// The event is already in force when the subscriber hears of it.
+		checked = append(checked, v.Check(e.UserID, e.SessionID, 0))
+	})
+	other := 0
+	cancelOther := v.Subscribe(func(Event) { other++ })
+
+	v.RevokeLocal(Event{Kind: KindSessionRevoked, UserID: "u", SessionID: "s"})
+	v.Apply(Event{Kind: KindUserStamp, UserID: "u", Stamp: 2, At: clk.Now()})
+	// Not recorded, so not delivered: malformed, and outside the window.
+	v.Apply(Event{Kind: KindSessionRevoked, UserID: "u"})
+	v.Apply(Event{Kind: KindSessionRevoked, UserID: "u", SessionID: "old", At: clk.Now().Add(-2 * viewWindow)})
+	cancelOther()
+	v.Apply(Event{Kind: KindSessionRevoked, UserID: "u", SessionID: "s2", At: clk.Now()})
+	cancel()
+	cancel() // idempotent
+	v.Apply(Event{Kind: KindSessionRevoked, UserID: "u", SessionID: "s3", At: clk.Now()})
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || got[0].SessionID != "s" || got[1].Kind != KindUserStamp || got[2].SessionID != "s2" {
+		t.Fatalf("subscriber got %+v, want the revocation of s, the stamp, the revocation of s2", got)
+	}
+	if !errors.Is(checked[0], ErrRevoked) || !errors.Is(checked[1], ErrStale) || !errors.Is(checked[2], ErrRevoked) {
+		t.Errorf("Check inside the subscriber = %v, want each event already in force", checked)
+	}
+	if other != 2 {
+		t.Errorf("the cancelled subscriber heard %d events, want 2 (those before its cancel)", other)
+	}
+}
