@@ -1,0 +1,1 @@
+"""The example FastAPI backend behind the gateway (see README.md)."""
