@@ -180,7 +180,7 @@ func decodeInteger(to reflect.Type, data any) (any, error) {
 	switch to.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if !n.IsInt64() || out.OverflowInt(n.Int64()) {
-			lo, hi := int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1)
+			lo, hi := int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1) // #nosec G115 -- bits <= 64, so hi < 2^63
 			return nil, fmt.Errorf("%s is out of range (%d to %d)", n.String(), lo, hi)
 		}
 		out.SetInt(n.Int64())

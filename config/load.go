@@ -42,12 +42,12 @@ func Load(path string, environ []string) (*Config, error) {
 		}
 	}
 	if path != "" {
-		f, err := os.Open(path)
+		f, err := os.Open(path) // #nosec G304 -- the configuration file named by --config
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		err = v.ReadConfig(f)
-		f.Close()
+		_ = f.Close() // read-only: the read error is the one that matters
 		if err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}

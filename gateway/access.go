@@ -68,12 +68,45 @@ func (RequireLogin) Authorize(id *scope.Identity, _, _ string) Decision {
 
 // proxied authenticates, authorizes and forwards one request to rt.
 func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
-	scope.Of(c.Request()).Route = "proxy:" + rt.Name
+	sc := scope.Of(c.Request())
+	sc.Route = "proxy:" + rt.Name
 	if ok, err := s.admit(c, path); !ok {
 		return err
 	}
+	if s.crossOriginWebSocket(c.Request(), sc) {
+		sc.Decision = "deny"
+		return errCrossOriginWebSocket
+	}
 	rt.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// errCrossOriginWebSocket refuses a cookie-authenticated WebSocket handshake
+// from another origin.
+var errCrossOriginWebSocket = problem.New(http.StatusForbidden, problem.Forbidden, "cross-origin WebSocket handshake refused")
+
+// crossOriginWebSocket reports whether r is a WebSocket handshake that a
+// browser sent from another origin and that the gateway's cookies
+// authenticated. Browsers attach cookies to cross-site WebSocket handshakes
+// and apply no same-origin policy to them, and the handshake is a GET, which
+// the CSRF check of unsafe methods lets through: without this, any site
+// could open a socket as the signed-in user (Cross-Site WebSocket
+// Hijacking; SPEC 6: a cookie-authenticated handshake must be same-origin).
+// The origin is judged as for unsafe methods (Sec-Fetch-Site, else Origin
+// against Host, cors.allowed_origins trusted). A handshake with an
+// Authorization header is not a browser's doing and is not judged.
+func (s *Server) crossOriginWebSocket(r *http.Request, sc *scope.Scope) bool {
+	if sc.Identity == nil || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	if _, bearer := r.Header["Authorization"]; bearer {
+		return false
+	}
+	// CrossOriginProtection passes safe methods; judge the handshake as
+	// the state-changing request it is.
+	probe := r.WithContext(r.Context())
+	probe.Method = http.MethodPost
+	return s.wsOrigins.Check(probe) != nil
 }
 
 // admit authenticates the request and asks the Authorizer. It returns true

@@ -107,10 +107,11 @@ func (s *Server) logAccess(c echo.Context, sc *scope.Scope, status int, d time.D
 		return
 	}
 	r, res := c.Request(), c.Response()
-	path := r.URL.Path
-	if r.URL.RawPath != "" {
-		path = r.URL.RawPath
-	}
+	// The path as received, byte for byte: it is what the policy decided
+	// on and what the upstream got. r.URL.Path is decoded, and RawPath is
+	// empty whenever the escaping is Go's default ("caf%C3%A9" would be
+	// logged as "café"), so neither matches the wire.
+	path, _, _ := strings.Cut(r.RequestURI, "?")
 	userID := ""
 	if sc.Identity != nil {
 		userID = sc.Identity.UserID

@@ -51,6 +51,9 @@ type Options struct {
 	// Metrics records requests, policy decisions and upstream answers, and
 	// is served at /metrics on the admin listener; nil: no metrics.
 	Metrics *observe.Metrics
+	// Streams ends open WebSockets and event streams whose credentials
+	// stop holding (streams.Registry); nil: they are never ended.
+	Streams proxy.StreamGuard
 }
 
 // Server is the gateway's HTTP server.
@@ -65,6 +68,9 @@ type Server struct {
 	authz    Authorizer
 	checks   []ReadinessCheck
 	metrics  *observe.Metrics
+	// wsOrigins judges the origin of cookie-authenticated WebSocket
+	// handshakes (see crossOriginWebSocket).
+	wsOrigins *http.CrossOriginProtection
 	// ownRoutes maps the path pattern of each route registered on echo
 	// to its route class ("auth:/auth/login"), for the metrics.
 	ownRoutes map[string]string
@@ -95,9 +101,16 @@ func New(o Options) (*Server, error) {
 		ForwardAccessToken: cfg.Tokens.ForwardAccessToken,
 		Logger:             o.Logger.Named("proxy"),
 		Observer:           upstreamObserver,
+		Streams:            o.Streams,
 	})
 	if err != nil {
 		return nil, err
+	}
+	wsOrigins := http.NewCrossOriginProtection()
+	for _, o := range cfg.CORS.AllowedOrigins {
+		if err := wsOrigins.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("gateway: cors.allowed_origins %q: %w", o, err)
+		}
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -110,6 +123,7 @@ func New(o Options) (*Server, error) {
 		checks:   o.Checks,
 		metrics:  o.Metrics,
 	}
+	s.wsOrigins = wsOrigins
 	if s.access == nil {
 		s.access = o.Logger.Named("access")
 	}
@@ -152,7 +166,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	var admin net.Listener
 	if s.cfg.Server.AdminAddr != "" {
 		if admin, err = net.Listen("tcp", s.cfg.Server.AdminAddr); err != nil {
-			pub.Close()
+			_ = pub.Close()
 			return fmt.Errorf("listen %s: %w", s.cfg.Server.AdminAddr, err)
 		}
 	}
@@ -205,7 +219,7 @@ func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
 	for _, srv := range servers {
 		if err := srv.Shutdown(shutCtx); err != nil {
 			s.log.Warn("graceful shutdown incomplete; closing remaining connections", zap.Error(err))
-			srv.Close()
+			_ = srv.Close()
 		}
 	}
 	// Hijacked connections (WebSockets) are not tracked by Shutdown; ending

@@ -86,7 +86,7 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		return nil, err
 	}
 	db := c.db
-	c.closers = append(c.closers, func() { db.Close() })
+	c.closers = append(c.closers, func() { _ = db.Close() }) // at exit; nothing is left to act on an error
 	if o.migrate {
 		if err := db.Migrate(ctx); err != nil {
 			return nil, err
@@ -106,7 +106,7 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		if err != nil {
 			return nil, err
 		}
-		c.closers = append(c.closers, func() { rdb.Close() })
+		c.closers = append(c.closers, func() { _ = rdb.Close() }) // at exit, as above
 		rs, err := session.NewRedisStore(rdb, cfg.Storage.Redis.KeyPrefix, sessOpts)
 		if err != nil {
 			return nil, err

@@ -39,7 +39,7 @@ func newCookieJar(c config.Cookies) cookieJar {
 }
 
 func (j cookieJar) cookie(name, value string, expires time.Time, now time.Time) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ // #nosec G124 -- Secure follows cookies.secure (default true; false only for plain-HTTP development)
 		Name:     name,
 		Value:    value,
 		Path:     "/",

@@ -105,7 +105,7 @@ func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 		_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key)
 	}
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the lock error is the one to report
 		return nil, fmt.Errorf("database: migration lock: %w", err)
 	}
 	return func() {
@@ -117,6 +117,6 @@ func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 			// session and so releases the lock.
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
-		conn.Close()
+		_ = conn.Close() // releasing; a failed close drops the connection anyway
 	}, nil
 }

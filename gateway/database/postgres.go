@@ -47,7 +47,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 
 	db := &DB{DB: sqlDB, Dialect: Postgres, redacted: redacted}
 	if err := db.Ping(ctx); err != nil {
-		sqlDB.Close()
+		_ = sqlDB.Close() // the Ping error is the one to report
 		return nil, fmt.Errorf("database: connect to %s: %s", redacted, safeReason(err, rawURL))
 	}
 	return db, nil

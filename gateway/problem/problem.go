@@ -16,7 +16,7 @@ import (
 )
 
 // Stable codes. Clients branch on these; they are part of the public contract.
-const (
+const ( // #nosec G101 -- error codes such as "invalid_credentials", not credentials
 	InvalidCredentials   = "invalid_credentials"
 	InvalidToken         = "invalid_token"
 	TokenExpired         = "token_expired"

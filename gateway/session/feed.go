@@ -113,7 +113,7 @@ func (b *backoff) wait(ctx context.Context) bool {
 	if b.next == 0 {
 		b.next = 100 * time.Millisecond
 	}
-	d := b.next/2 + rand.N(b.next/2+1)
+	d := b.next/2 + rand.N(b.next/2+1) // #nosec G404 -- reconnect jitter, not a secret
 	if b.next *= 2; b.next > b.max {
 		b.next = b.max
 	}

@@ -138,7 +138,7 @@ func (f *SQLFeed) poll(ctx context.Context, last *int64, apply func(Event)) (int
 	}
 	// Apply after the rows are closed, so that a slow apply never holds a
 	// connection (or, on SQLite, a read snapshot) open.
-	rows.Close()
+	_ = rows.Close() // rows.Err was checked; Close only releases the connection
 	for _, e := range batch {
 		apply(e)
 	}

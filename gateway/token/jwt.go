@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,6 +134,30 @@ type accessWire struct {
 	Roles     []string `json:"roles"`
 	Email     string   `json:"email"`
 	Stamp     int64    `json:"stamp,omitempty"`
+}
+
+// UnmarshalJSON refuses time claims that are not JSON numbers. RFC 7519
+// section 2 defines a NumericDate as a JSON numeric value, but
+// jwt.NumericDate decodes through json.Number, which also takes a string of
+// digits ("exp":"9999999999"): a token that another verifier reads
+// differently, or refuses, must not pass here (issue 7, found by the
+// security suite's "exp as a string" case and FuzzVerifySigned).
+func (w *accessWire) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, raw := range []json.RawMessage{times.Exp, times.Nbf, times.Iat} {
+		if len(raw) > 0 && raw[0] == '"' {
+			return errors.New("a time claim is a string, not a NumericDate")
+		}
+	}
+	type plain accessWire // without this method
+	return json.Unmarshal(b, (*plain)(w))
 }
 
 // Issuer signs access tokens with the KeySet's first key. It is safe for

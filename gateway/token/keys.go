@@ -291,7 +291,7 @@ func loadKeyFile(path, alg string) (*key, string, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		warning = fmt.Sprintf("key file %s may be read by group or others (mode %#o); chmod 600 it", path, perm)
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a key file in the operator's tokens.keys_dir
 	if err != nil {
 		return nil, "", fmt.Errorf("token: key file: %w", err)
 	}
@@ -482,8 +482,8 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 	if err = f.Chmod(0o600); err != nil {
@@ -502,9 +502,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		return fmt.Errorf("token: writing key file: %w", err)
 	}
 	// Make the rename durable; not every platform can sync a directory.
-	if d, derr := os.Open(dir); derr == nil {
+	if d, derr := os.Open(dir); derr == nil { // #nosec G304 -- the operator's tokens.keys_dir
 		_ = d.Sync()
-		d.Close()
+		_ = d.Close()
 	}
 	return nil
 }

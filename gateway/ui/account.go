@@ -123,7 +123,7 @@ func (p *Pages) accountPost(c echo.Context) error {
 		return p.redirect(c, pathAccount+"?done=profile")
 	case "password":
 		f := newForm(passwordOrder, passwordLabels)
-		f.require(in, map[string]string{"current_password": "Enter your current password.", "new_password": "Enter a new password."})
+		f.require(in, map[string]string{"current_password": "Enter your current password.", "new_password": "Enter a new password."}) // #nosec G101 -- form messages, not credentials
 		if f.Invalid() {
 			return p.accountError(c, id, nil, f, nil)
 		}
