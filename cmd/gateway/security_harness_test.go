@@ -26,7 +26,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -549,11 +548,4 @@ func (e *secEnv) do(t *testing.T, name string, r request) *response {
 	}
 	r.header.Set(caseHeader, name)
 	return e.in.send(t, r)
-}
-
-// ctxTimeout is a context for one attack's goroutines.
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
