@@ -15,7 +15,10 @@ import (
 	"github.com/authgate/gateway/gateway/auth"
 	"github.com/authgate/gateway/gateway/observe"
 	"github.com/authgate/gateway/gateway/proxy"
+	"github.com/authgate/gateway/gateway/streams"
 	"github.com/authgate/gateway/gateway/token"
+	"github.com/authgate/gateway/gateway/ui"
+	"github.com/authgate/gateway/gateway/ui/clientjs"
 	"github.com/authgate/gateway/policy"
 )
 
@@ -73,6 +76,14 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		return a, err
 	}
 	handlers := auth.NewHandlers(c.auth, authn, c.keys)
+	// The hosted pages (issue 5): their form posts share the API's paths
+	// and reach them through handlers.Forms.
+	pages, err := ui.New(ui.Options{Service: c.auth, Browser: authn, RegistrationEnabled: cfg.Registration.Enabled,
+		PasswordMinLength: cfg.Passwords.MinLength, Logger: log.Named("ui")})
+	if err != nil {
+		return a, err
+	}
+	handlers.Forms = pages
 	admin := auth.NewAdmin(c.auth, c.users, authn)
 
 	enforcer, err := policy.NewEnforcer(cfg.Policy.File, policy.Options{
@@ -87,6 +98,14 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 	}
 	checks = append(checks, policyCheck{enforcer}, keysCheck{c.keys})
 
+	// Open WebSockets and event streams end with their session (issue 8).
+	streamGuard, err := streams.New(streams.Options{View: c.view, Sessions: c.sessions, Verifier: c.verifier,
+		AccessTTL: cfg.Tokens.AccessTTL, Logger: log.Named("streams")})
+	if err != nil {
+		return a, err
+	}
+	a.closers = append(a.closers, c.view.Subscribe(streamGuard.Revoked))
+
 	a.server, err = gateway.New(gateway.Options{
 		Config:        cfg,
 		Logger:        log,
@@ -96,10 +115,14 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		Signer:        signer,
 		Checks:        checks,
 		Metrics:       metrics,
+		Streams:       streamGuard,
 		Routes: func(e *echo.Echo) {
 			e.Use(auth.CORS(cfg.CORS.AllowedOrigins))
 			handlers.Register(e)
+			pages.Routes(e)
 			admin.Register(e)
+			// GET /auth/client.js: the front ends' module (issue 9).
+			clientjs.New().Register(e)
 		},
 	})
 	return a, err
