@@ -1,12 +1,7 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,45 +26,15 @@ func TestTokenAttacks(t *testing.T) {
 		tk := gw.login(t, u)
 		sid := sidOf(t, tk.Access)
 		priv, kid := d.signingKey(t)
-		pub := priv.Public().(ed25519.PublicKey)
-		_, attacker, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-
 		now := time.Now().Unix()
-		claims := func(mod func(map[string]any)) map[string]any {
-			c := map[string]any{
+		f := newForger(t, priv, kid, func() map[string]any {
+			return map[string]any{
 				"iss": gw.cfg.IssuerOrDefault(), "aud": []string{gw.cfg.Tokens.Audience},
 				"sub": u.ID, "sid": sid, "exp": now + 300, "iat": now, "jti": randomHex(t, 16),
 				"roles": []string{"user"}, "email": u.Email,
 			}
-			if mod != nil {
-				mod(c)
-			}
-			return c
-		}
-		header := func(mod func(map[string]any)) map[string]any {
-			h := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
-			if mod != nil {
-				mod(h)
-			}
-			return h
-		}
-		ours := func(in []byte) []byte { return ed25519.Sign(priv, in) }
-		theirs := func(in []byte) []byte { return ed25519.Sign(attacker, in) }
-		hmacWith := func(key []byte) func([]byte) []byte {
-			return func(in []byte) []byte {
-				m := hmac.New(sha256.New, key)
-				m.Write(in)
-				return m.Sum(nil)
-			}
-		}
-		pubDER, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+		})
+		claims, header, ours, theirs, pub, pubPEM := f.claims, f.header, f.ours, f.theirs, f.pub, f.pubPEM
 		jwks := gw.send(t, request{method: http.MethodGet, path: "/.well-known/jwks.json"}).body
 
 		control := signJWS(t, header(nil), claims(nil), ours)
@@ -105,7 +70,7 @@ func TestTokenAttacks(t *testing.T) {
 			{"no kid", bearer(signJWS(t, header(func(h map[string]any) { delete(h, "kid") }), claims(nil), ours)), "invalid_token"},
 			{"embedded jwk", bearer(signJWS(t, header(func(h map[string]any) {
 				h["kid"] = "attacker-key"
-				h["jwk"] = map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64url.EncodeToString(attacker.Public().(ed25519.PublicKey))}
+				h["jwk"] = f.attackerJWK()
 			}), claims(nil), theirs)), "invalid_token"},
 			{"jku to a foreign key set", bearer(signJWS(t, header(func(h map[string]any) {
 				h["kid"] = "attacker-key"

@@ -73,17 +73,7 @@ func requireTool(t *testing.T, name, what string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		requirement(t, fmt.Sprintf("%s (%s) is not on PATH", name, what))
+		testenv.Unavailable(t, fmt.Sprintf("%s (%s) is not on PATH", name, what))
 	}
 	return p
-}
-
-// requirement skips t for a missing prerequisite, or fails it when
-// GATEWAY_TEST_REQUIRE_SERVICES is set.
-func requirement(t *testing.T, why string) {
-	t.Helper()
-	if testenv.RequireServices() {
-		t.Fatalf("%s, and %s is set", why, testenv.EnvRequireServices)
-	}
-	t.Skipf("%s; skipping (set %s to make this a failure)", why, testenv.EnvRequireServices)
 }

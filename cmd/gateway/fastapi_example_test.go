@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +43,7 @@ func requireFastAPI(t *testing.T) string {
 		}
 		tried = append(tried, fmt.Sprintf("%s: %s", py, bytes.TrimSpace(out)))
 	}
-	requirement(t, fmt.Sprintf("no python3 with fastapi, uvicorn, jwt and cryptography (Debian: python3-fastapi python3-uvicorn python3-jwt python3-cryptography); tried %q", tried))
+	testenv.Unavailable(t, fmt.Sprintf("no python3 with fastapi, uvicorn, jwt and cryptography (Debian: python3-fastapi python3-uvicorn python3-jwt python3-cryptography); tried %q", tried))
 	return ""
 }
 
@@ -62,44 +61,9 @@ func startUvicorn(t *testing.T, py string, port int, env ...string) *uvicorn {
 		"--no-access-log", "--no-proxy-headers") // as the example's README runs it
 	cmd.Dir = fastapiExample
 	cmd.Env = append(os.Environ(), append([]string{"PYTHONDONTWRITEBYTECODE=1"}, env...)...)
-	u := &uvicorn{URL: fmt.Sprintf("http://127.0.0.1:%d", port), out: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = u.out, u.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting uvicorn: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("uvicorn %s output:\n%s", u.URL, u.out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(u.URL + "/api/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return u
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("uvicorn exited:\n%s", u.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("uvicorn did not answer within 30 s:\n%s", u.out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	u := &uvicorn{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	u.out = startProcess(t, "uvicorn "+u.URL, cmd, 5*time.Second, answersOK(http.Get, u.URL+"/api/health"))
+	return u
 }
 
 // direct calls the backend itself, bypassing the gateway.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/internal/browsertest"
+	"github.com/authgate/gateway/internal/testenv"
 )
 
 // reactDist is the built React example, from cmd/gateway.
@@ -82,7 +83,7 @@ type backendIdentity struct {
 
 func TestFrontendE2E(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(reactDist, "index.html")); err != nil {
-		requirement(t, "the React example is not built ("+err.Error()+"): run `npm ci && npm run build` in deploy/examples/react")
+		testenv.Unavailable(t, "the React example is not built ("+err.Error()+"): run `npm ci && npm run build` in deploy/examples/react")
 	}
 	b := browsertest.New(t)
 

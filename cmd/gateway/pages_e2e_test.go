@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/authgate/gateway/config"
+	"github.com/authgate/gateway/internal/htmltest"
 	"github.com/authgate/gateway/internal/mailtest"
 )
 
@@ -28,11 +29,7 @@ func parsePage(t testing.TB, r *response) *pageDoc {
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Fatalf("Content-Type %q, want text/html; body %s", ct, r.body)
 	}
-	n, err := html.Parse(strings.NewReader(string(r.body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pageDoc{n}
+	return &pageDoc{htmltest.Parse(t, string(r.body))}
 }
 
 // find returns the elements under n (the document if nil) for which match
@@ -41,67 +38,14 @@ func (d *pageDoc) find(n *html.Node, match func(*html.Node) bool) []*html.Node {
 	if n == nil {
 		n = d.root
 	}
-	var out []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && match(n) {
-			out = append(out, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return out
+	return htmltest.All(n, match)
 }
 
-func (d *pageDoc) id(id string) *html.Node {
-	if l := d.find(nil, func(n *html.Node) bool { return pageAttr(n, "id") == id }); len(l) > 0 {
-		return l[0]
-	}
-	return nil
-}
+func (d *pageDoc) id(id string) *html.Node { return htmltest.ByID(d.root, id) }
 
 // input is the input named name in the form with id form.
 func (d *pageDoc) input(form, name string) *html.Node {
-	f := d.id(form)
-	if f == nil {
-		return nil
-	}
-	if l := d.find(f, func(n *html.Node) bool { return n.Data == "input" && pageAttr(n, "name") == name }); len(l) > 0 {
-		return l[0]
-	}
-	return nil
-}
-
-func pageAttr(n *html.Node, key string) string {
-	if n == nil {
-		return ""
-	}
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func pageText(n *html.Node) string {
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return strings.Join(strings.Fields(b.String()), " ")
+	return htmltest.Input(d.id(form), name)
 }
 
 // pageBrowser is a browser without JavaScript on one gateway: a cookie jar,
@@ -196,7 +140,7 @@ func TestPagesE2E(t *testing.T) {
 			r := b.get(t, "/auth/account")
 			r.wantStatus(t, http.StatusOK)
 			wantPageHeaders(t, r)
-			if got := pageText(parsePage(t, r).id("account-email")); got != alice.Email {
+			if got := htmltest.Text(parsePage(t, r).id("account-email")); got != alice.Email {
 				t.Errorf("account-email %q, want %q", got, alice.Email)
 			}
 		})
@@ -208,14 +152,14 @@ func TestPagesE2E(t *testing.T) {
 			login := b.get(t, r.header.Get("Location"))
 			login.wantStatus(t, http.StatusOK)
 			doc := parsePage(t, login)
-			rd := pageAttr(doc.input("login-form", "rd"), "value")
+			rd := htmltest.Attr(doc.input("login-form", "rd"), "value")
 			if rd != "/app/reports?year=2026" {
 				t.Fatalf("hidden rd %q", rd)
 			}
 			// A wrong password first: the error, and no session.
 			r = b.post(t, "/auth/login", url.Values{"email": {alice.Email}, "password": {"wrong-" + randomHex(t, 4)}, "rd": {rd}}, nil)
 			r.wantStatus(t, http.StatusUnauthorized)
-			if got := pageText(parsePage(t, r).id("error-summary")); !strings.Contains(got, "Email or password is incorrect.") {
+			if got := htmltest.Text(parsePage(t, r).id("error-summary")); !strings.Contains(got, "Email or password is incorrect.") {
 				t.Errorf("error summary %q", got)
 			}
 			if b.signedIn() {
@@ -264,7 +208,7 @@ func TestPagesE2E(t *testing.T) {
 			}
 			r := victim.get(t, "/auth/account")
 			r.wantStatus(t, http.StatusOK)
-			if got := pageText(parsePage(t, r).id("account-email")); got != alice.Email {
+			if got := htmltest.Text(parsePage(t, r).id("account-email")); got != alice.Email {
 				t.Errorf("the profile changed: %q", got)
 			}
 		})
@@ -278,11 +222,13 @@ func TestPagesE2E(t *testing.T) {
 			}
 			doc := parsePage(t, b.get(t, "/auth/account"))
 			var otherID string
-			for _, row := range doc.find(nil, func(n *html.Node) bool { return n.Data == "tr" && pageAttr(n, "data-session-id") != "" }) {
-				if !strings.Contains(" "+pageAttr(row, "class")+" ", " current ") {
-					buttons := doc.find(row, func(n *html.Node) bool { return n.Data == "button" && strings.Contains(pageAttr(n, "class"), "revoke") })
+			for _, row := range doc.find(nil, func(n *html.Node) bool { return n.Data == "tr" && htmltest.Attr(n, "data-session-id") != "" }) {
+				if !strings.Contains(" "+htmltest.Attr(row, "class")+" ", " current ") {
+					buttons := doc.find(row, func(n *html.Node) bool {
+						return n.Data == "button" && strings.Contains(htmltest.Attr(n, "class"), "revoke")
+					})
 					if len(buttons) == 1 && otherID == "" {
-						otherID = pageAttr(row, "data-session-id")
+						otherID = htmltest.Attr(row, "data-session-id")
 					}
 				}
 			}
@@ -299,7 +245,7 @@ func TestPagesE2E(t *testing.T) {
 			r := b.get(t, "/auth/account?done=profile")
 			b.secretsOf() // the email change refreshed the session
 			doc = parsePage(t, r)
-			if got := pageText(doc.id("account-email")); got != newEmail {
+			if got := htmltest.Text(doc.id("account-email")); got != newEmail {
 				t.Errorf("account-email %q after the update", got)
 			}
 			if doc.id("notice") == nil {
@@ -374,7 +320,7 @@ func TestPagesResetE2E(t *testing.T) {
 		r = b.get(t, "/auth/password/reset?token="+url.QueryEscape(token))
 		r.wantStatus(t, http.StatusOK)
 		wantPageHeaders(t, r)
-		if got := pageAttr(parsePage(t, r).input("reset-form", "token"), "value"); got != token {
+		if got := htmltest.Attr(parsePage(t, r).input("reset-form", "token"), "value"); got != token {
 			t.Fatalf("the form does not carry the token")
 		}
 		next := newPassword(t)

@@ -198,11 +198,7 @@ func TestCLIBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	bin := filepath.Join(t.TempDir(), "gateway")
-	// As TestBinary: without -race, the binary is not the test.
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()

@@ -15,11 +15,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,44 +104,9 @@ func (rs *replicaSet) start(name string) *replicaProc {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := gatewayCommand(t, rs.bin, rs.dir, "serve", "--config", rs.config(name, addr))
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("replica %s output:\n%s", name, out.String())
-		}
-	})
 	p := &replicaProc{name: name, url: "http://" + addr, hc: newHTTPClient(nil)}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if res, err := p.hc.Get(p.url + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("replica %s exited before it was ready:\n%s", name, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %s not ready after 30 s:\n%s", name, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	startProcess(t, "replica "+name, cmd, 10*time.Second, answersOK(p.hc.Get, p.url+"/readyz"))
+	return p
 }
 
 // call is one request to a replica, from the client address ip (sent as
@@ -236,13 +199,7 @@ func TestReplicaProcesses(t *testing.T) {
 	rs := &replicaSet{t: t, dir: t.TempDir()}
 	rs.pgURL = testenv.PostgresURL(t)
 	rs.redis, rs.prefix = testenv.RedisAddr(t)
-	rs.bin = filepath.Join(t.TempDir(), "gateway")
-	// Without -race, as TestBinary: the binary is the system under test.
-	built := time.Now()
-	if out, err := exec.Command("go", "build", "-o", rs.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("go build took %v", time.Since(built).Round(time.Millisecond))
+	rs.bin = gatewayBinary(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "upstream ok")
 	}))

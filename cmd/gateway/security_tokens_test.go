@@ -8,12 +8,8 @@ package main
 // issuer would; attacker keys for the forgeries.
 
 import (
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,45 +21,17 @@ func TestSecurityTokens(t *testing.T) {
 	e := newSecEnv(t, backendSQLite, nil)
 	in, d := e.in, e.d
 	priv, kid := d.signingKey(t)
-	pub := priv.Public().(ed25519.PublicKey)
-	_, attacker, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	access := e.user.Access
 	payload := jwtPart(t, access, 1)
 	now := time.Now().Unix()
-	claims := func(mod func(map[string]any)) map[string]any {
-		c := map[string]any{}
-		for k, v := range payload {
-			c[k] = v
-		}
+	f := newForger(t, priv, kid, func() map[string]any {
+		c := maps.Clone(payload)
 		c["exp"], c["iat"], c["jti"] = now+300, now, randomHex(t, 8)
-		if mod != nil {
-			mod(c)
-		}
 		return c
-	}
-	header := func(mod func(map[string]any)) map[string]any {
-		h := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
-		if mod != nil {
-			mod(h)
-		}
-		return h
-	}
-	ours := func(b []byte) []byte { return ed25519.Sign(priv, b) }
-	theirs := func(b []byte) []byte { return ed25519.Sign(attacker, b) }
-	hmacWith := func(key []byte) func([]byte) []byte {
-		return func(b []byte) []byte {
-			m := hmac.New(sha256.New, key)
-			m.Write(b)
-			return m.Sum(nil)
-		}
-	}
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	})
+	claims, header, ours, theirs, pub, pubPEM := f.claims, f.header, f.ours, f.theirs, f.pub, f.pubPEM
 	jwks := in.send(t, request{method: http.MethodGet, path: "/.well-known/jwks.json"}).body
-	attackerJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64url.EncodeToString(attacker.Public().(ed25519.PublicKey))}
+	attackerJWK := f.attackerJWK()
 
 	// The control: a token built here with the real key and unchanged
 	// claims passes, so each refusal below is due to its one fault.

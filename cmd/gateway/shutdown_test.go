@@ -18,20 +18,13 @@ import (
 	"time"
 )
 
-// TestBinary builds the real gateway binary once and runs it as a
+// TestBinary runs the real gateway binary (gatewayBinary) as a
 // subprocess, the way an operator or a container runtime does.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "gateway")
-	// Without -race even under `go test -race`: the binary is the system
-	// under test, not the test, and a race build is several times slower.
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 
 	t.Run("graceful shutdown on SIGTERM", func(t *testing.T) { testGracefulShutdown(t, bin) })
 	t.Run("config-test lists every problem", func(t *testing.T) { testConfigTest(t, bin) })

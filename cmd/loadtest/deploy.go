@@ -87,7 +87,7 @@ func newStorage(ctx context.Context, d deployment, o *options) (*storage, error)
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("Redis at -redis: %w (start it, or run with -deploy sqlite)", err)
+		return nil, fmt.Errorf("redis at -redis: %w (start it, or run with -deploy sqlite)", err)
 	}
 	st := &storage{databaseURL: u.String(), redisURL: o.redis, keyPrefix: prefix}
 	st.drop = func(ctx context.Context) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,29 +17,15 @@ import (
 func TestResetStoreSQLite(t *testing.T) {
 	t.Parallel()
 	runResetContract(t, func(t *testing.T) *database.DB {
-		return openMigrated(t, "sqlite://"+filepath.Join(t.TempDir(), "gateway.db"))
+		return testenv.SQLite(t)
 	})
 }
 
 func TestResetStorePostgres(t *testing.T) {
 	t.Parallel()
 	runResetContract(t, func(t *testing.T) *database.DB {
-		return openMigrated(t, testenv.PostgresURL(t))
+		return testenv.OpenMigrated(t, testenv.PostgresURL(t))
 	})
-}
-
-func openMigrated(t *testing.T, url string) *database.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("database.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
 }
 
 func randomTokenHash(t *testing.T) []byte {

@@ -1,27 +1,17 @@
 package account_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/account/accounttest"
-	"github.com/authgate/gateway/gateway/database"
 	"github.com/authgate/gateway/internal/testenv"
 )
 
 func newSQLStore(t *testing.T, url string) accounttest.Store {
 	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("database.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	db := testenv.OpenMigrated(t, url)
 	return account.NewSQLStore(db)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/account"
-	"github.com/authgate/gateway/gateway/database"
 	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
@@ -24,6 +22,7 @@ import (
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
 	"github.com/authgate/gateway/internal/mailtest"
+	"github.com/authgate/gateway/internal/testenv"
 )
 
 const resetPublicURL = "https://gw.example.com"
@@ -43,15 +42,7 @@ type resetEnv struct {
 
 func newResetEnv(t *testing.T, opts ...mailtest.Option) *resetEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "gateway.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.SQLite(t)
 	sessions, err := session.NewSQLStore(db, session.Options{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)

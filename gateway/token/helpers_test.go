@@ -260,3 +260,37 @@ func rawPublic(t testing.TB, s crypto.Signer) []byte {
 		return nil
 	}
 }
+
+// resigner is a verifier, a genuine EdDSA token it accepts, and the key
+// that signed it, for tests of the checks behind the signature: they alter
+// the token's header or claims and sign the result again, so that only
+// the alteration can make the verifier refuse it.
+type resigner struct {
+	clock  *fakeClock
+	ks     *KeySet
+	ver    *Verifier
+	parts  []string // the genuine token's base64url header, claims, signature
+	signer crypto.Signer
+}
+
+func newResigner(t testing.TB) *resigner {
+	t.Helper()
+	r := &resigner{clock: newFakeClock(), ks: newTestSet(t, EdDSA)}
+	var iss *Issuer
+	iss, r.ver = newPair(t, r.ks, testOptions(r.clock))
+	r.parts = strings.Split(issue(t, iss, testIdentity()), ".")
+	r.signer = testSigner(t, EdDSA, 0)
+	return r
+}
+
+// sign returns the token of header and claims (raw JSON bytes), signed with
+// the genuine key.
+func (r *resigner) sign(t testing.TB, header, claims []byte) string {
+	t.Helper()
+	in := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(claims)
+	sig, err := r.signer.Sign(nil, []byte(in), crypto.Hash(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+}

@@ -28,13 +28,13 @@ import (
 	"github.com/authgate/gateway/gateway"
 	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/auth"
-	"github.com/authgate/gateway/gateway/database"
 	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/ratelimit"
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/gateway/token"
 	"github.com/authgate/gateway/internal/mailtest"
+	"github.com/authgate/gateway/internal/testenv"
 )
 
 // testPassword is long enough for the default rules (12).
@@ -67,14 +67,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	cfg.Passwords.MaxConcurrent = 4
 	cfg.Registration.Enabled = !o.registrationDisabled
 
-	db, err := database.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "gateway.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.SQLite(t)
 	sessions, err := session.NewSQLStore(db, session.OptionsFromConfig(cfg.Tokens))
 	if err != nil {
 		t.Fatal(err)

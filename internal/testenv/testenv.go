@@ -147,6 +147,18 @@ func deleteByPrefix(ctx context.Context, client *redis.Client, prefix string) er
 // RequireServices reports whether GATEWAY_TEST_REQUIRE_SERVICES is set.
 func RequireServices() bool { return os.Getenv(EnvRequireServices) != "" }
 
+// Unavailable skips t for want of a prerequisite that is not a service (a
+// program on PATH, installed packages, a built example), or fails it when
+// GATEWAY_TEST_REQUIRE_SERVICES is set, as in CI, where nothing may be
+// skipped silently. why says what is missing and how to get it.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if RequireServices() {
+		t.Fatalf("%s, and %s is set", why, EnvRequireServices)
+	}
+	t.Skipf("%s; skipping (set %s to make this a failure)", why, EnvRequireServices)
+}
+
 // unavailable skips t, or fails it when services are required.
 func unavailable(t testing.TB, what, where string, err error) {
 	t.Helper()

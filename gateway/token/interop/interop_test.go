@@ -367,20 +367,12 @@ func requireNode(t *testing.T) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		unavailable(t, "node (Node.js 20 or later) is not on PATH")
+		testenv.Unavailable(t, "node (Node.js 20 or later) is not on PATH")
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "jose", "package.json")); err != nil {
-		unavailable(t, "node_modules/jose is missing: run `npm ci --no-audit --no-fund` in gateway/token/interop")
+		testenv.Unavailable(t, "node_modules/jose is missing: run `npm ci --no-audit --no-fund` in gateway/token/interop")
 	}
 	return node
-}
-
-func unavailable(t *testing.T, why string) {
-	t.Helper()
-	if testenv.RequireServices() {
-		t.Fatalf("%s, and %s is set", why, testenv.EnvRequireServices)
-	}
-	t.Skipf("%s; skipping (set %s to make this a failure)", why, testenv.EnvRequireServices)
 }
 
 // pinnedJoseVersion is the exact version package.json asks for.
