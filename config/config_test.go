@@ -693,6 +693,8 @@ func TestValidate(t *testing.T) {
 		{name: "empty audience", modify: func(c *Config) { c.Tokens.Audience = "" }, key: "tokens.audience"},
 		{name: "access ttl below 1s", modify: func(c *Config) { c.Tokens.AccessTTL = 500 * time.Millisecond }, key: "tokens.access_ttl"},
 		{name: "negative reuse grace", modify: func(c *Config) { c.Tokens.ReuseGrace = -time.Second }, key: "tokens.reuse_grace"},
+		{name: "token cache empty", modify: func(c *Config) { c.Tokens.CacheSize = 0 }, key: "tokens.cache_size"},
+		{name: "token cache small", modify: func(c *Config) { c.Tokens.CacheSize = 1 }},
 		{name: "sessions redis without redis", modify: func(c *Config) { c.Storage.Sessions = "redis" }, key: "storage.sessions", substr: "redis"},
 		{name: "sessions redis with redis url", modify: func(c *Config) { c.Storage.Sessions, c.Storage.Redis.URL = "redis", "redis://127.0.0.1:6379/0" }},
 		{name: "sessions redis with cluster", modify: func(c *Config) { c.Storage.Sessions, c.Storage.Redis.Addrs = "redis", []string{"a:7000", "b:7000"} }},

@@ -203,6 +203,9 @@ func (c *Config) validateTokens(p *problems) {
 	if t.ReuseGrace < 0 {
 		p.add("tokens.reuse_grace", "must not be negative")
 	}
+	if t.CacheSize < 1 {
+		p.add("tokens.cache_size", "must be at least 1, not %d", t.CacheSize)
+	}
 }
 
 func (c *Config) validateCookies(p *problems) {

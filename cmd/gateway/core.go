@@ -152,7 +152,8 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 		return nil, err
 	}
 
-	tokOpts := token.Options{Issuer: cfg.IssuerOrDefault(), Audience: cfg.Tokens.Audience, AccessTTL: cfg.Tokens.AccessTTL}
+	tokOpts := token.Options{Issuer: cfg.IssuerOrDefault(), Audience: cfg.Tokens.Audience, AccessTTL: cfg.Tokens.AccessTTL,
+		CacheSize: cfg.Tokens.CacheSize}
 	if c.issuer, err = token.NewIssuer(c.keys, tokOpts); err != nil {
 		return nil, err
 	}
