@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/internal/testenv"
 )
 
 // cliResult is one run of the command line.
@@ -32,7 +33,7 @@ type cliResult struct {
 // main does, and returns what it printed and its exit status.
 func runCLI(t testing.TB, environ []string, stdin string, args ...string) cliResult {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	root := newRootCommand(&stdout, &stderr, environ)
 	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	root.SetIn(strings.NewReader(stdin))

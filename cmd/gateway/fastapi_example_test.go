@@ -50,7 +50,7 @@ func requireFastAPI(t *testing.T) string {
 // uvicorn is the example app running on a port of its own.
 type uvicorn struct {
 	URL string
-	out *syncBuffer
+	out *testenv.Buffer
 }
 
 // startUvicorn runs the example app on port with env (GATEWAY_* settings)

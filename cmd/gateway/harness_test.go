@@ -120,26 +120,6 @@ func (rec *recorder) received(path string) bool {
 	return slices.ContainsFunc(rec.reqs, func(r recorded) bool { return r.Path == path })
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Sync() error { return nil }
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // deployment is the state replicas share.
 type deployment struct {
 	backend string
@@ -152,7 +132,7 @@ type deployment struct {
 	// entries (for assertions on the audit log) and as the JSON text
 	// production writes (to search for leaked secrets).
 	logs    *observer.ObservedLogs
-	logText *syncBuffer
+	logText *testenv.Buffer
 	logger  *zap.Logger
 
 	mu      sync.Mutex
@@ -190,7 +170,7 @@ func newDeployment(t testing.TB, backend string) *deployment {
 	d.upURL = srv.URL
 
 	obsCore, logs := observer.New(zapcore.DebugLevel)
-	d.logs, d.logText = logs, &syncBuffer{}
+	d.logs, d.logText = logs, &testenv.Buffer{}
 	jsonCore := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), d.logText, zapcore.DebugLevel)
 	d.logger = zap.New(zapcore.NewTee(obsCore, jsonCore))
 

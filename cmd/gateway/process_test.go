@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/gateway/internal/testenv"
 )
 
 // startProcess starts cmd, a server the test runs as a subprocess (a
@@ -14,9 +16,9 @@ import (
 // before it is ready, or is not ready within 30 s. At t's cleanup the
 // process gets SIGTERM, then SIGKILL after grace, and its output is logged
 // if t failed. name identifies the process in those messages.
-func startProcess(t *testing.T, name string, cmd *exec.Cmd, grace time.Duration, ready func() bool) *syncBuffer {
+func startProcess(t *testing.T, name string, cmd *exec.Cmd, grace time.Duration, ready func() bool) *testenv.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)

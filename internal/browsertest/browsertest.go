@@ -21,7 +21,6 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +28,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,7 +64,7 @@ type Browser struct {
 	// ctx is the chromedp context that owns the browser process; its
 	// first Run started the browser, and canceling it stops the browser.
 	ctx    context.Context
-	output *lockedBuffer
+	output *testenv.Buffer
 }
 
 // chromiumPaths are where Debian, Ubuntu and Chrome's own packages put the
@@ -109,7 +107,7 @@ func New(t testing.TB) *Browser {
 		t.Skipf("browsertest: chromium not found, skipping (set %s to make this a failure): %v", testenv.EnvRequireServices, err)
 	}
 
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -445,22 +443,4 @@ func jsString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// lockedBuffer collects the browser's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

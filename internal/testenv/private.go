@@ -19,7 +19,6 @@ package testenv
 // processes, and for gwtest-pg-* directories in os.TempDir().
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,7 +66,7 @@ type PrivateRedis struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // nil while stopped
 	exited chan struct{} // closed when cmd has exited
-	out    *lockedBuffer
+	out    *Buffer
 }
 
 // StartRedis starts a private redis-server on a free port and waits until
@@ -106,7 +105,7 @@ func (r *PrivateRedis) Start() {
 	cmd := exec.Command(r.bin,
 		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--dir", r.dir, "--loglevel", "warning")
-	r.out = &lockedBuffer{}
+	r.out = &Buffer{}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("testenv: start redis-server: %v", err)
@@ -128,11 +127,11 @@ func (r *PrivateRedis) Start() {
 		select {
 		case <-exited:
 			r.cmd = nil
-			r.t.Fatalf("testenv: redis-server on %s exited at start: %s", r.Addr, r.out.String())
+			r.t.Fatalf("testenv: redis-server on %s exited at start: %s", r.Addr, strings.TrimSpace(r.out.String()))
 		default:
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("testenv: redis-server on %s does not answer after %v: %v\n%s", r.Addr, privateStartTimeout, err, r.out.String())
+			r.t.Fatalf("testenv: redis-server on %s does not answer after %v: %v\n%s", r.Addr, privateStartTimeout, err, strings.TrimSpace(r.out.String()))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -346,22 +345,4 @@ func missing(t testing.TB, what string, err error) {
 		t.Fatalf("testenv: %s not found and %s is set: %v", what, EnvRequireServices, err)
 	}
 	t.Skipf("testenv: %s not found, skipping (set %s to make this a failure): %v", what, EnvRequireServices, err)
-}
-
-// lockedBuffer collects a child process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(b.b.String())
 }
