@@ -267,19 +267,7 @@ func mustRead(t testing.TB, file string) []byte {
 }
 
 func TestGoldenLargeMatchesCasbin(t *testing.T) {
-	f, err := parse("testdata/large.csv", mustRead(t, "testdata/large.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Load("testdata/large.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules []genRule
-	for _, r := range f.casbinRules() {
-		rules = append(rules, genRule{r[0], r[1:]})
-	}
-	ref := newReference(t, rules)
+	p, ref, _ := loadWithReference(t, "testdata/large.csv")
 	for _, c := range goldenLarge {
 		checkSame(t, p, ref, "large.csv", c.roles, c.method, c.path)
 	}

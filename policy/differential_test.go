@@ -271,6 +271,26 @@ func dedupLinks(links [][]string) [][]string {
 }
 
 // checkSame fails t when Decide and Casbin disagree on a request.
+// loadWithReference loads the policy file as the gateway does, and the
+// same rules into Casbin's own enforcer, for checkSame; rules seed
+// genRequest.
+func loadWithReference(t testing.TB, file string) (*Policy, *reference, []genRule) {
+	t.Helper()
+	p, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parse(file, mustRead(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []genRule
+	for _, r := range f.casbinRules() {
+		rules = append(rules, genRule{r[0], r[1:]})
+	}
+	return p, newReference(t, rules), rules
+}
+
 func checkSame(t testing.TB, p *Policy, ref *reference, text string, roles []string, method, path string) {
 	t.Helper()
 	want, explain := ref.decide(t, roles, method, path)
@@ -373,19 +393,7 @@ func FuzzDecideMatchesCasbin(f *testing.F) {
 // TestDefaultPolicyMatchesCasbin runs the golden requests and random ones
 // against the default policy.csv.
 func TestDefaultPolicyMatchesCasbin(t *testing.T) {
-	p, err := Load("../policy.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := parse("../policy.csv", mustRead(t, "../policy.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules []genRule
-	for _, r := range f.casbinRules() {
-		rules = append(rules, genRule{r[0], r[1:]})
-	}
-	ref := newReference(t, rules)
+	p, ref, rules := loadWithReference(t, "../policy.csv")
 	for _, c := range goldenDefault {
 		checkSame(t, p, ref, "policy.csv", c.roles, c.method, c.path)
 	}
