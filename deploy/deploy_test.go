@@ -11,12 +11,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -54,19 +54,10 @@ func validEnvNames(t *testing.T) map[string]bool {
 	walk("", reflect.TypeOf(config.Default()))
 	for _, must := range []string{"GATEWAY_SERVER_ADDR", "GATEWAY_STORAGE_REDIS_URL", "GATEWAY_STORAGE_DATABASE_URL_FILE", "GATEWAY_RATE_LIMITS_LOGIN_PER_IP_LIMIT"} {
 		if !names[must] {
-			t.Fatalf("derived env names miss %s: %v", must, sortedKeys(names))
+			t.Fatalf("derived env names miss %s: %v", must, slices.Sorted(maps.Keys(names)))
 		}
 	}
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // secretStandIns is what a secret file named by each *_file key holds in
@@ -87,7 +78,7 @@ func loadAsDeployed(t *testing.T, configFile string, env map[string]string, chec
 	t.Helper()
 	dir := t.TempDir()
 	var environ []string
-	for _, name := range sortedKeys(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		val := env[name]
 		if standIn, ok := secretStandIns[name]; ok {
 			if check != nil {
@@ -216,7 +207,7 @@ func TestDeployCompose(t *testing.T) {
 	topVolumes, _ := doc["volumes"].(map[string]any)
 
 	var gateways []string
-	for _, name := range sortedKeys(services) {
+	for _, name := range slices.Sorted(maps.Keys(services)) {
 		svc := services[name]
 		env := composeEnv(t, name, dig(svc, "environment"))
 		checkEnvNames(t, "service "+name, env, valid)
@@ -344,7 +335,7 @@ func dependsOn(t *testing.T, svc string, v any) []string {
 			deps = append(deps, str(x))
 		}
 	case map[string]any:
-		deps = sortedKeys(d)
+		deps = slices.Sorted(maps.Keys(d))
 	default:
 		t.Errorf("service %s: depends_on is %T", svc, v)
 	}
@@ -409,7 +400,7 @@ func TestDeployKubernetes(t *testing.T) {
 	}
 	for _, need := range []string{"Deployment/gateway", "Service/gateway", "ConfigMap/gateway-config", "HorizontalPodAutoscaler/gateway", "PodDisruptionBudget/gateway", "Secret/gateway-keys", "Secret/gateway-secrets"} {
 		if objects[need] == nil {
-			t.Fatalf("no %s among %v", need, sortedKeys(objects))
+			t.Fatalf("no %s among %v", need, slices.Sorted(maps.Keys(objects)))
 		}
 	}
 
@@ -659,7 +650,7 @@ func TestDeployPrometheus(t *testing.T) {
 	} {
 		expr, ok := exprs[name]
 		if !ok {
-			t.Errorf("no alert %s (have %v)", name, sortedKeys(exprs))
+			t.Errorf("no alert %s (have %v)", name, slices.Sorted(maps.Keys(exprs)))
 			continue
 		}
 		for _, p := range parts {

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -206,7 +208,7 @@ func (f *file) lintCycles(warn func(int, string, ...any)) {
 		}
 		state[role] = done
 	}
-	for _, role := range sortedKeys(parents) {
+	for _, role := range slices.Sorted(maps.Keys(parents)) {
 		if state[role] == unseen {
 			visit(role)
 		}

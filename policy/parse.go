@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -390,7 +392,7 @@ func (f *file) checkDepth() {
 		parents[l.Role] = append(parents[l.Role], l)
 	}
 	reported := map[int]bool{}
-	for _, start := range sortedKeys(parents) {
+	for _, start := range slices.Sorted(maps.Keys(parents)) {
 		dist := map[string]int{start: 0}
 		frontier := []string{start}
 		for d := 1; len(frontier) > 0; d++ {
@@ -411,13 +413,4 @@ func (f *file) checkDepth() {
 			frontier = next
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -50,6 +50,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -190,7 +192,7 @@ func compile(name string, data []byte) (*Policy, error) {
 	for _, l := range f.links {
 		named[l.Role], named[l.Parent] = true, true
 	}
-	p.roles = sortedKeys(named)
+	p.roles = slices.Sorted(maps.Keys(named))
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ package whoami
 import (
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func Handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_ = page.Execute(w, view{Request: req, Names: sortedKeys(r.Header)})
+			_ = page.Execute(w, view{Request: req, Names: slices.Sorted(maps.Keys(r.Header))})
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -61,15 +62,6 @@ func Handler() http.Handler {
 type view struct {
 	Request
 	Names []string
-}
-
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 var page = template.Must(template.New("whoami").Parse(`<!doctype html>
