@@ -133,7 +133,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 		_ = srv.Serve(l)
 	}()
 	t.Cleanup(func() {
+		// go-smtp's Close closes only the listeners that Serve has
+		// registered: a test that ends before the goroutine above got
+		// that far would leave Serve in Accept for good. Closing l too
+		// ends it either way.
 		_ = srv.Close()
+		_ = l.Close()
 		<-done
 	})
 	return s
