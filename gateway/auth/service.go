@@ -313,19 +313,35 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 	if !ok {
 		return fail("bad_password", &u)
 	}
+	if rehash && !u.Disabled {
+		s.rehash(ctx, u, pw)
+	}
+	// The account as it is now, with the stamp read before it: a role
+	// change or a disable that committed while the password was checked
+	// (tens of milliseconds) is either seen here or bumps the stamp after
+	// this read, which makes the token stale; the roles read by ByEmail
+	// must not be signed under a stamp read after them.
+	stamp, err := s.Sessions.UserStamp(ctx, u.ID)
+	if err != nil {
+		return nil, s.unavailable(whatSessions, err)
+	}
+	u, err = s.Users.ByID(ctx, u.ID)
+	switch {
+	case errors.Is(err, account.ErrNotFound): // deleted meanwhile
+		return fail("unknown_email", nil)
+	case err != nil:
+		return nil, s.unavailable(whatUsers, err)
+	}
 	// Disabled is told only to whoever knows the password.
 	if u.Disabled {
 		s.audit("login", "failure", zap.String("reason", "disabled"), zap.String("user_id", u.ID), zap.String("ip", c.IP))
 		return nil, errAccountDisabled
 	}
-	if rehash {
-		s.rehash(ctx, u, pw)
-	}
 	sess, refresh, err := s.Sessions.Create(ctx, session.NewSession{UserID: u.ID, UserAgent: c.UserAgent, IP: c.IP}, s.now())
 	if err != nil {
 		return nil, s.unavailable(whatSessions, err)
 	}
-	pair, err := s.issue(ctx, u, sess, refresh)
+	pair, err := s.issue(u, sess, refresh, stamp)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +445,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		s.audit("refresh", "failure", zap.String("reason", "disabled"), zap.String("user_id", u.ID))
 		return nil, errAccountDisabled
 	}
-	pair, err := s.issue(ctx, u, sess, refresh)
+	// The stamp came with the rotation, read before the user's roles
+	// were: see session.Session.UserStamp.
+	pair, err := s.issue(u, sess, refresh, sess.UserStamp)
 	if err != nil {
 		return nil, err
 	}
@@ -456,12 +474,9 @@ func (s *Service) reused(ctx context.Context, sess *session.Session, c Client) {
 	s.audit("refresh", "reuse_detected", fields...)
 }
 
-// issue signs the access token of a session.
-func (s *Service) issue(ctx context.Context, u account.User, sess *session.Session, refresh string) (*Pair, error) {
-	stamp, err := s.Sessions.UserStamp(ctx, u.ID)
-	if err != nil {
-		return nil, s.unavailable(whatSessions, err)
-	}
+// issue signs the access token of a session, with the user's security
+// stamp.
+func (s *Service) issue(u account.User, sess *session.Session, refresh string, stamp int64) (*Pair, error) {
 	at, exp, err := s.Issuer.IssueAccess(token.AccessClaims{
 		Subject: u.ID, SessionID: sess.ID, Email: u.Email, Roles: u.Roles, Stamp: stamp,
 	})

@@ -23,12 +23,14 @@ import (
 //	                               idle expiry, absolute expiry, generation,
 //	                               rotated); expires at the idle expiry, which
 //	                               each refresh moves
-//	P rt:HASH                string "SID|GEN|ISSUED|AE" for every refresh token
-//	                               ever issued (HASH = base64url SHA-256 of the
-//	                               token); immutable; expires at the session's
-//	                               absolute expiry AE, so that a replay of any
-//	                               old token is recognised while the session
-//	                               could still be alive
+//	P rt:HASH                string "SID|GEN|ISSUED|AE|UID" for every refresh
+//	                               token ever issued (HASH = base64url SHA-256
+//	                               of the token); immutable; expires at the
+//	                               session's absolute expiry AE, so that a
+//	                               replay of any old token is recognised while
+//	                               the session could still be alive. Records
+//	                               written before UID was added have four
+//	                               fields and are read as well
 //	P user:{UID}:sessions    zset  SID scored by its absolute expiry; expires
 //	                               with the latest of them
 //	P user:{UID}:stamp       int   the user's security stamp; no expiry
@@ -42,11 +44,12 @@ import (
 //     written once and never change, so reading one outside the script is
 //     safe.
 //  2. One round trip that pipelines SET of the new token's record (in its own
-//     slot) and a script on the session's hash (one key) that compares the
+//     slot), a script on the session's hash (one key) that compares the
 //     token's generation with the session's current one and advances it,
 //     issues a sibling, or deletes the session for reuse — a
 //     check-and-set, so two concurrent rotations of one token cannot both
-//     advance. The new token's generation is known up front (presented + 1
+//     advance — and GET of the user's stamp (Session.UserStamp), which the
+//     record names the user for. The new token's generation is known up front (presented + 1
 //     in both accepting cases), which is what lets its record be written in
 //     the same round trip; if the script refuses, the record is deleted again
 //     (and would be harmless anyway: a generation ahead of the session is
@@ -94,19 +97,33 @@ type tokenRecord struct {
 	gen       int64
 	issuedMS  int64
 	absMS     int64
+	// userID is the session's user, so that Rotate can read the user's
+	// stamp in the rotation's round trip; "" in records written before it
+	// was added.
+	userID string
 }
 
 func (r tokenRecord) String() string {
-	return r.sessionID + "|" + strconv.FormatInt(r.gen, 10) + "|" +
+	v := r.sessionID + "|" + strconv.FormatInt(r.gen, 10) + "|" +
 		strconv.FormatInt(r.issuedMS, 10) + "|" + strconv.FormatInt(r.absMS, 10)
+	if r.userID != "" {
+		v += "|" + r.userID
+	}
+	return v
 }
 
 func parseTokenRecord(v string) (tokenRecord, bool) {
 	f := strings.Split(v, "|")
-	if len(f) != 4 || !validID(f[0]) {
+	if len(f) < 4 || len(f) > 5 || !validID(f[0]) {
 		return tokenRecord{}, false
 	}
 	var r tokenRecord
+	if len(f) == 5 {
+		if f[4] == "" {
+			return tokenRecord{}, false
+		}
+		r.userID = f[4]
+	}
 	var err1, err2, err3 error
 	r.sessionID = f[0]
 	r.gen, err1 = strconv.ParseInt(f[1], 10, 64)
@@ -186,7 +203,7 @@ func (s *RedisStore) Create(ctx context.Context, n NewSession, now time.Time) (*
 	now = roundMS(now)
 	sess := s.opts.newSession(n, now)
 	tok, h := newToken()
-	rec := tokenRecord{sess.ID, sess.Generation, now.UnixMilli(), sess.AbsoluteExpiresAt.UnixMilli()}
+	rec := tokenRecord{sess.ID, sess.Generation, now.UnixMilli(), sess.AbsoluteExpiresAt.UnixMilli(), sess.UserID}
 	idxKeys := []string{s.indexKey(n.UserID)}
 	idxArgs := []any{rec.absMS, sess.ID, now.UnixMilli()}
 
@@ -233,7 +250,7 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 	}
 
 	newTok, newHash := newToken()
-	newRec := tokenRecord{rec.sessionID, rec.gen + 1, now.UnixMilli(), rec.absMS}
+	newRec := tokenRecord{rec.sessionID, rec.gen + 1, now.UnixMilli(), rec.absMS, rec.userID}
 	newKey := s.tokenKey(newHash)
 	keys := []string{s.sessionKey(rec.sessionID)}
 	args := []any{rec.gen, now.UnixMilli(), s.opts.ReuseGrace.Milliseconds(),
@@ -242,6 +259,10 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 	pipe := s.c.Pipeline()
 	set := pipe.SetArgs(ctx, newKey, newRec.String(), redis.SetArgs{ExpireAt: time.UnixMilli(rec.absMS)})
 	res := rotateScript.EvalSha(ctx, pipe, keys, args...)
+	var stamp *redis.StringCmd
+	if rec.userID != "" {
+		stamp = pipe.Get(ctx, s.stampKey(rec.userID))
+	}
 	_, _ = pipe.Exec(ctx)
 	if isNoScript(res.Err()) {
 		res = rotateScript.Run(ctx, s.c, keys, args...)
@@ -283,7 +304,29 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 	if err != nil {
 		return nil, "", err
 	}
+	if stamp == nil {
+		stamp, err = s.upgradeRecord(ctx, newKey, newRec, sess.UserID)
+	}
+	if err == nil {
+		sess.UserStamp, err = stampValue(stamp)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("session: redis rotate: %w", err)
+	}
 	return sess, newTok, nil
+}
+
+// upgradeRecord finishes the rotation of a token whose record was written
+// before records named the user: one more round trip rewrites the new
+// token's record with the user (so that its own rotation takes the short
+// way) and reads the user's stamp.
+func (s *RedisStore) upgradeRecord(ctx context.Context, key string, rec tokenRecord, userID string) (*redis.StringCmd, error) {
+	rec.userID = userID
+	pipe := s.c.Pipeline()
+	set := pipe.SetArgs(ctx, key, rec.String(), redis.SetArgs{ExpireAt: time.UnixMilli(rec.absMS)})
+	stamp := pipe.Get(ctx, s.stampKey(userID))
+	_, _ = pipe.Exec(ctx)
+	return stamp, set.Err()
 }
 
 // forget deletes the record of a token that was never handed out. Best
@@ -418,14 +461,20 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID, exceptID string) ([
 
 // UserStamp implements Store.
 func (s *RedisStore) UserStamp(ctx context.Context, userID string) (int64, error) {
-	n, err := s.c.Get(ctx, s.stampKey(userID)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	n, err := stampValue(s.c.Get(ctx, s.stampKey(userID)))
 	if err != nil {
 		return 0, fmt.Errorf("session: redis user stamp: %w", err)
 	}
 	return n, nil
+}
+
+// stampValue reads a GET of a stamp key: 0 when the key does not exist.
+func stampValue(cmd *redis.StringCmd) (int64, error) {
+	n, err := cmd.Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // BumpUserStamp implements Store. The stamp key never expires: if it reset

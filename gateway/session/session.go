@@ -64,6 +64,15 @@ type Session struct {
 	// RotatedAt is when Generation last advanced (CreatedAt before the first
 	// rotation). The reuse grace counts from it.
 	RotatedAt time.Time
+	// UserStamp is the user's security stamp (see Store.UserStamp) as
+	// Rotate read it, in the same step as the session; the other methods
+	// leave it 0. The access token issued
+	// for a rotation carries it, so a refresh costs no separate read, and
+	// read before the user's roles are, it can be older than they are but
+	// never newer: a role change that races the refresh makes the new
+	// token stale (refused, refreshed again) instead of passing it with
+	// the old roles under the new stamp.
+	UserStamp int64
 }
 
 // ExpiresAt is when the session ends unless it is used again: the earlier of
@@ -123,6 +132,7 @@ type Store interface {
 	//   - an unknown or malformed token, or a revoked or expired session:
 	//     ErrInvalid (ErrExpired when the expired session is still known).
 	// Concurrent calls with one token never both advance the generation.
+	// A rotated session carries the user's stamp in UserStamp.
 	Rotate(ctx context.Context, token string, now time.Time) (*Session, string, error)
 	// Get returns the live session with this id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Session, error)

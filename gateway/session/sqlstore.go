@@ -68,8 +68,11 @@ func NewSQLStore(db *database.DB, o Options) (*SQLStore, error) {
 		insertSession: r(`INSERT INTO sessions (id, user_id, user_agent, ip, generation, created_at,
 			last_used_at, idle_expires_at, absolute_expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		insertToken: r(`INSERT INTO refresh_tokens (hash, session_id, generation, issued_at) VALUES (?, ?, ?, ?)`),
+		// The stamp comes from a subquery, not a join: FOR UPDATE then
+		// locks the token and session rows only, never the user's stamp.
 		rotateLookup: r(`SELECT t.generation, ` + sessionColumns + `,
-			CASE WHEN s.revoked_at IS NULL THEN 0 ELSE 1 END
+			CASE WHEN s.revoked_at IS NULL THEN 0 ELSE 1 END,
+			COALESCE((SELECT u.stamp FROM user_stamps u WHERE u.user_id = s.user_id), 0)
 			FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?` + lock),
 		advance: r(`UPDATE sessions SET generation = ?, rotated_at = ?, last_used_at = ?,
 			idle_expires_at = ?, absolute_expires_at = ? WHERE id = ?`),
@@ -139,7 +142,7 @@ func (s *SQLStore) Rotate(ctx context.Context, token string, now time.Time) (*Se
 		var tokenGen int64
 		var revoked int
 		dst := append([]any{&tokenGen}, sessionDest(&sess)...)
-		err := tx.QueryRowContext(ctx, s.q.rotateLookup, h[:]).Scan(append(dst, &revoked)...)
+		err := tx.QueryRowContext(ctx, s.q.rotateLookup, h[:]).Scan(append(dst, &revoked, &sess.UserStamp)...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			outcome = ErrInvalid

@@ -472,6 +472,37 @@ var storeContract = []struct {
 			t.Errorf("UserStamp(u2) = %d, %v; want 0", n, err)
 		}
 	}},
+	{"a rotation reads the user's stamp with the session", func(t *testing.T, e *storeEnv) {
+		_, tok := e.create("u1")
+		e.clock.Add(time.Second)
+		s, next := e.rotate(tok)
+		if s.UserStamp != 0 {
+			t.Fatalf("UserStamp before any bump = %d, want 0", s.UserStamp)
+		}
+		for range 2 {
+			if _, err := e.s.BumpUserStamp(e.ctx, "u1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.s.BumpUserStamp(e.ctx, "u2"); err != nil { // another user's stamp is not read
+			t.Fatal(err)
+		}
+		e.clock.Add(time.Second)
+		s, _ = e.rotate(next)
+		if s.UserStamp != 2 {
+			t.Errorf("UserStamp after an advance = %d, want 2", s.UserStamp)
+		}
+		s, _ = e.rotate(next) // within the grace: a sibling
+		if s.UserStamp != 2 {
+			t.Errorf("UserStamp of a sibling = %d, want 2", s.UserStamp)
+		}
+		if _, err := e.open().BumpUserStamp(e.ctx, "u1"); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ = e.rotate(next); s.UserStamp != 3 {
+			t.Errorf("UserStamp after another replica's bump = %d, want 3", s.UserStamp)
+		}
+	}},
 	{"stored data holds token hashes, never tokens", func(t *testing.T, e *storeEnv) {
 		var tokens []string
 		_, tok := e.create("u1")
