@@ -13,13 +13,22 @@ import (
 	"time"
 )
 
-// closedLoop runs clients goroutines for d, each calling f back to back
-// (no think time), and returns the sorted latencies of the calls that
-// counted, the number of overload answers (503) and of errors, with the
-// first error.
-func closedLoop(ctx context.Context, clients int, d time.Duration, f func(ctx context.Context, client int) (status int, err error)) (lat []time.Duration, overloaded, errs int64, firstErr string) {
+// runClients runs clients goroutines for d, each calling f in turn, and
+// returns the sorted latencies of the calls that counted, the number of
+// overload answers (503) and of errors, with the first error.
+//
+// With interval 0 it is a closed loop: each client calls again as soon as
+// its call returns (no think time), and a latency is the call's duration.
+// Otherwise it is an open loop: client c's calls are due every interval
+// (clients/interval calls per second offered in all), the clients' phases
+// spread evenly over one interval, and a latency counts from when the call
+// was due. A client still busy with its previous call starts late and the
+// lateness is counted, so a slow server cannot hide its queue by slowing
+// the arrivals down (no coordinated omission).
+func runClients(ctx context.Context, clients int, d, interval time.Duration, f func(ctx context.Context, client int) (status int, err error)) (lat []time.Duration, overloaded, errs int64, firstErr string) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	start := time.Now()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for c := range clients {
@@ -27,8 +36,20 @@ func closedLoop(ctx context.Context, clients int, d time.Duration, f func(ctx co
 			var my []time.Duration
 			var ov, er int64
 			var first string
+			due := start.Add(interval * time.Duration(c) / time.Duration(clients))
 			for ctx.Err() == nil {
 				t0 := time.Now()
+				if interval > 0 {
+					if wait := time.Until(due); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							continue
+						}
+					}
+					t0 = due
+					due = due.Add(interval)
+				}
 				status, err := f(ctx, c)
 				el := time.Since(t0)
 				switch {
@@ -61,8 +82,10 @@ func closedLoop(ctx context.Context, clients int, d time.Duration, f func(ctx co
 
 // accountResult is one account-endpoint measurement.
 type accountResult struct {
-	what             string
-	clients          int
+	what    string
+	clients int
+	// offered is the open loop's calls per second; 0 for a closed loop.
+	offered          float64
 	d                time.Duration
 	lat              []time.Duration
 	overloaded, errs int64
@@ -77,8 +100,12 @@ func (r accountResult) print(w io.Writer) bool {
 	if !ok {
 		verdict = "NOT met"
 	}
-	fmt.Fprintf(w, "  %-8s clients %-4d n %-6d %6.0f/s  p50 %8s  p99 %8s  max %8s  503 %-4d errors %-4d  target p99 < %s: %s\n",
-		r.what, r.clients, len(r.lat), float64(len(r.lat))/r.d.Seconds(),
+	loop := "closed loop"
+	if r.offered > 0 {
+		loop = fmt.Sprintf("open loop, %.0f/s offered", r.offered)
+	}
+	fmt.Fprintf(w, "  %-8s %-27s clients %-4d n %-6d %6.0f/s  p50 %8s  p99 %8s  max %8s  503 %-4d errors %-4d  target p99 < %s: %s\n",
+		r.what, loop, r.clients, len(r.lat), float64(len(r.lat))/r.d.Seconds(),
 		fmtDur(percentile(r.lat, 50)), fmtDur(p99), fmtDur(percentile(r.lat, 100)),
 		r.overloaded, r.errs, fmtDur(r.target), verdict)
 	if r.firstErr != "" {
@@ -92,7 +119,7 @@ func (r accountResult) print(w io.Writer) bool {
 // cost.
 func measureLogin(ctx context.Context, base string, users []*loadUser, clients int, d time.Duration) accountResult {
 	client := setupClient(clients)
-	lat, ov, errs, first := closedLoop(ctx, clients, d, func(ctx context.Context, c int) (int, error) {
+	lat, ov, errs, first := runClients(ctx, clients, d, 0, func(ctx context.Context, c int) (int, error) {
 		u := users[c%len(users)]
 		body, _ := json.Marshal(map[string]any{"email": u.email, "password": u.password})
 		status, resp, err := call(ctx, client, http.MethodPost, base+"/auth/login", body, "")
@@ -104,16 +131,21 @@ func measureLogin(ctx context.Context, base string, users []*loadUser, clients i
 	return accountResult{what: "login", clients: clients, d: d, lat: lat, overloaded: ov, errs: errs, firstErr: first, target: 100 * time.Millisecond}
 }
 
-// measureRefresh refreshes clients sessions back to back for d, each client
-// its own session (API mode: the refresh token in the body, rotated on
-// every call).
-func measureRefresh(ctx context.Context, base string, sessions []*userSession, clients int, d time.Duration) accountResult {
+// measureRefresh refreshes clients sessions for d, each client its own
+// session (API mode: the refresh token in the body, rotated on every call):
+// back to back with rate 0, else rate refreshes per second in all (an open
+// loop; see runClients).
+func measureRefresh(ctx context.Context, base string, sessions []*userSession, clients int, rate float64, d time.Duration) accountResult {
 	client := setupClient(clients)
 	tokens := make([]string, clients)
 	for i := range tokens {
 		tokens[i] = sessions[i%len(sessions)].refresh
 	}
-	lat, ov, errs, first := closedLoop(ctx, clients, d, func(ctx context.Context, c int) (int, error) {
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(clients) / rate * float64(time.Second))
+	}
+	lat, ov, errs, first := runClients(ctx, clients, d, interval, func(ctx context.Context, c int) (int, error) {
 		body, _ := json.Marshal(map[string]string{"refresh_token": tokens[c]})
 		status, resp, err := call(ctx, client, http.MethodPost, base+"/auth/refresh", body, "")
 		if err != nil {
@@ -134,7 +166,11 @@ func measureRefresh(ctx context.Context, base string, sessions []*userSession, c
 		tokens[c] = tok.RefreshToken // only client c's goroutine touches it
 		return status, nil
 	})
-	return accountResult{what: "refresh", clients: clients, d: d, lat: lat, overloaded: ov, errs: errs, firstErr: first, target: 10 * time.Millisecond}
+	// The sessions' tokens are the rotated ones now, for the next run.
+	for i := range min(clients, len(sessions)) {
+		sessions[i].refresh = tokens[i]
+	}
+	return accountResult{what: "refresh", clients: clients, offered: rate, d: d, lat: lat, overloaded: ov, errs: errs, firstErr: first, target: 10 * time.Millisecond}
 }
 
 // metricsSnapshot is the gateway's unlabelled Prometheus samples that

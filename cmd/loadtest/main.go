@@ -91,6 +91,7 @@ type options struct {
 
 	loginClients   int
 	refreshClients int
+	refreshRate    float64
 	accountsD      time.Duration
 }
 
@@ -129,6 +130,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.soakSample, "soak-sample", 5*time.Second, "soak: RSS sampling period")
 	fs.IntVar(&o.loginClients, "login-c", 4, "accounts: concurrent login clients (target p99 < 100ms at 4)")
 	fs.IntVar(&o.refreshClients, "refresh-c", 100, "accounts: concurrent refresh clients, each its own session (target p99 < 10ms at 100 with Redis)")
+	fs.Float64Var(&o.refreshRate, "refresh-rate", 1000, "accounts: refreshes per second offered in the open-loop refresh run (the -refresh-c clients share them); 0 skips that run")
 	fs.DurationVar(&o.accountsD, "accounts-d", 10*time.Second, "accounts: duration of the login run and of the refresh run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -166,6 +168,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-soak-d and -soak-access-ttl must be at least 1s, -soak-c at least 1, -soak-sample positive")
 	case o.loginClients < 1 || o.refreshClients < 1 || o.accountsD < time.Second:
 		return nil, errors.New("-login-c and -refresh-c must be at least 1, -accounts-d at least 1s")
+	case o.refreshRate < 0:
+		return nil, errors.New("-refresh-rate must not be negative")
 	}
 	if _, err := generatePolicy(o.policyLines); err != nil {
 		return nil, err
@@ -234,7 +238,7 @@ func runHarness(args []string) error {
 	case "soak":
 		budget = time.Duration(gateways) * (o.soakDuration + 10*time.Second)
 	case "accounts":
-		budget = time.Duration(gateways) * 2 * (o.accountsD + 10*time.Second)
+		budget = time.Duration(gateways) * 3 * (o.accountsD + 10*time.Second)
 	}
 	// Setting up: about a second per 100 users with -fast-hash, and the
 	// production cost for -mode accounts.
@@ -709,7 +713,8 @@ func soak(ctx context.Context, o *options, env *setupResult) error {
 // accounts measures login and refresh latency on every gateway in turn, at
 // the production argon2id cost.
 func accounts(ctx context.Context, o *options, env *setupResult) error {
-	fmt.Printf("\nACCOUNTS: closed loops (no think time), %s per run, production argon2id cost (gateway defaults), %d CPUs\n", o.accountsD, numCPU())
+	fmt.Printf("\nACCOUNTS: %s per run, production argon2id cost (gateway defaults), %d CPUs\n", o.accountsD, numCPU())
+	fmt.Println("closed loop: each client calls again as soon as its call returns; open loop: calls due at a fixed rate, latency counted from when each was due")
 	for _, t := range env.gateways() {
 		fmt.Printf("%s (loadavg %s)\n", t.name, loadavg())
 		before, _ := scrapeMetrics(ctx, t.admin)
@@ -723,9 +728,15 @@ func accounts(ctx context.Context, o *options, env *setupResult) error {
 		if ctx.Err() != nil {
 			return interrupted(ctx, ctx.Err())
 		}
-		measureRefresh(ctx, t.base, t.sessions, o.refreshClients, o.accountsD).print(os.Stdout)
+		measureRefresh(ctx, t.base, t.sessions, o.refreshClients, 0, o.accountsD).print(os.Stdout)
 		if ctx.Err() != nil {
 			return interrupted(ctx, ctx.Err())
+		}
+		if o.refreshRate > 0 {
+			measureRefresh(ctx, t.base, t.sessions, o.refreshClients, o.refreshRate, o.accountsD).print(os.Stdout)
+			if ctx.Err() != nil {
+				return interrupted(ctx, ctx.Err())
+			}
 		}
 		if m, err := readMemory(t.proc.pid()); err == nil {
 			fmt.Printf("  RSS now %s, peak %s\n", fmtMiB(m.RSS), fmtMiB(m.HWM))

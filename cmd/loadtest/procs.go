@@ -130,10 +130,13 @@ func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration
 	return fmt.Errorf("%s not ready at %s after %s (last: %v); its log:\n%s", c.name, url, timeout, last, tail(c.log, 30))
 }
 
-// memory is a process's resident set size now and at its peak, in bytes.
-type memory struct{ RSS, HWM int64 }
+// memory is a process's resident set size now and at its peak, in bytes,
+// and the two main parts of RSS now: anonymous memory (heap, stacks) and
+// pages of mapped files (above all the program's own executable, which a
+// larger binary has more of).
+type memory struct{ RSS, HWM, Anon, File int64 }
 
-// readMemory reads VmRSS and VmHWM from /proc/PID/status.
+// readMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
 func readMemory(pid int) (memory, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -144,7 +147,8 @@ func readMemory(pid int) (memory, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		dst := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.HWM, "RssAnon": &m.Anon, "RssFile": &m.File}[key]
+		if !ok || dst == nil {
 			continue
 		}
 		fields := strings.Fields(val) // "12345 kB"
@@ -155,11 +159,7 @@ func readMemory(pid int) (memory, error) {
 		if err != nil {
 			return memory{}, err
 		}
-		if key == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.HWM = kb << 10
-		}
+		*dst = kb << 10
 	}
 	if m.RSS == 0 {
 		return memory{}, fmt.Errorf("/proc/%d/status: no VmRSS", pid)

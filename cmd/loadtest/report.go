@@ -40,18 +40,20 @@ type summary struct {
 	p50, p99 time.Duration
 	errors   int64
 	rss      int64
+	anon     int64
 	cpuReq   time.Duration
 	n        int
 }
 
 func summarize(ss []sample) summary {
-	var rps, p50, p99, rss, cpu []float64
+	var rps, p50, p99, rss, anon, cpu []float64
 	var s summary
 	for _, x := range ss {
 		rps = append(rps, x.wrk.RPS)
 		p50 = append(p50, float64(x.wrk.P(50)))
 		p99 = append(p99, float64(x.wrk.P(99)))
 		rss = append(rss, float64(x.mem.RSS))
+		anon = append(anon, float64(x.mem.Anon))
 		cpu = append(cpu, float64(x.cpuPerRequest()))
 		s.errors += x.wrk.Errors()
 	}
@@ -59,6 +61,7 @@ func summarize(ss []sample) summary {
 	s.p50 = time.Duration(median(p50))
 	s.p99 = time.Duration(median(p99))
 	s.rss = int64(median(rss))
+	s.anon = int64(median(anon))
 	s.cpuReq = time.Duration(median(cpu))
 	s.n = len(ss)
 	return s
@@ -82,22 +85,23 @@ func median(xs []float64) float64 {
 // the same concurrency) and the serial latency table.
 func printTable(w io.Writer, o *options, env *setupResult, results map[key][]sample) {
 	fmt.Fprintf(w, "RESULTS: median of %d round(s) of %s each; errors = sum over the rounds (socket errors + non-2xx/3xx);\n"+
-		"RSS = VmRSS right after the run; CPU/req = the proxy process's CPU time per request; ratios = gateway / baseline at the same c\n",
+		"RSS = VmRSS right after the run, anon = its anonymous part (RssAnon: heap and stacks, without the executable's pages);\n"+
+		"CPU/req = the proxy process's CPU time per request; ratios = gateway / baseline at the same c\n",
 		o.rounds, o.duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tc\trps\tp50\tp99\terrors\tRSS\tCPU/req\trps ratio\tp99 ratio\tRSS ratio\tCPU/req ratio\t")
+	fmt.Fprintln(tw, "target\tc\trps\tp50\tp99\terrors\tRSS\tanon\tCPU/req\trps ratio\tp99 ratio\tRSS ratio\tanon ratio\tCPU/req ratio\t")
 	for _, c := range o.conc {
 		base := summarize(results[key{"baseline", c}])
 		for _, t := range env.targets {
 			s := summarize(results[key{t.name, c}])
-			ratios := "-\t-\t-\t-"
+			ratios := "-\t-\t-\t-\t-"
 			if t.name != "baseline" {
-				ratios = fmt.Sprintf("%.1f%%\t%.2fx\t%.2fx\t%.2fx",
+				ratios = fmt.Sprintf("%.1f%%\t%.2fx\t%.2fx\t%.2fx\t%.2fx",
 					100*s.rps/base.rps, float64(s.p99)/float64(base.p99), float64(s.rss)/float64(base.rss),
-					float64(s.cpuReq)/float64(base.cpuReq))
+					float64(s.anon)/float64(base.anon), float64(s.cpuReq)/float64(base.cpuReq))
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
-				t.name, c, s.rps, fmtDur(s.p50), fmtDur(s.p99), s.errors, fmtMiB(s.rss), fmtDur(s.cpuReq), ratios)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
+				t.name, c, s.rps, fmtDur(s.p50), fmtDur(s.p99), s.errors, fmtMiB(s.rss), fmtMiB(s.anon), fmtDur(s.cpuReq), ratios)
 		}
 	}
 	tw.Flush()
@@ -129,12 +133,12 @@ func printTable(w io.Writer, o *options, env *setupResult, results map[key][]sam
 // printMemory writes each process's RSS when idle (before any load), now and
 // at its peak.
 func printMemory(w io.Writer, env *setupResult) {
-	fmt.Fprintln(w, "\nMEMORY per process: RSS idle before the first run, RSS now (after all runs), peak RSS (VmHWM)")
+	fmt.Fprintln(w, "\nMEMORY per process: RSS idle before the first run, RSS now (after all runs) = anonymous + file pages, peak RSS (VmHWM)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tidle\tnow\tpeak\t")
+	fmt.Fprintln(tw, "target\tidle\tnow\tanon\tfile\tpeak\t")
 	for _, t := range append([]*target{env.upstream}, env.targets...) {
 		if m, err := readMemory(t.proc.pid()); err == nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", t.name, fmtMiB(t.idleRSS), fmtMiB(m.RSS), fmtMiB(m.HWM))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", t.name, fmtMiB(t.idleRSS), fmtMiB(m.RSS), fmtMiB(m.Anon), fmtMiB(m.File), fmtMiB(m.HWM))
 		}
 	}
 	tw.Flush()
