@@ -13,9 +13,19 @@ import (
 	"time"
 )
 
-// runClients runs clients goroutines for d, each calling f in turn, and
-// returns the sorted latencies of the calls that counted, the number of
-// overload answers (503) and of errors, with the first error.
+// loopResult is what runClients measured: the sorted latencies of the
+// calls that counted, the number of overload answers (503) and of errors,
+// with the first error, and in an open loop the sorted lags: how late each
+// call was sent after it was due (the client's own delay, from its timers
+// and scheduling or a previous call still running), which its latency
+// includes.
+type loopResult struct {
+	lat, lag         []time.Duration
+	overloaded, errs int64
+	firstErr         string
+}
+
+// runClients runs clients goroutines for d, each calling f in turn.
 //
 // With interval 0 it is a closed loop: each client calls again as soon as
 // its call returns (no think time), and a latency is the call's duration.
@@ -25,15 +35,16 @@ import (
 // was due. A client still busy with its previous call starts late and the
 // lateness is counted, so a slow server cannot hide its queue by slowing
 // the arrivals down (no coordinated omission).
-func runClients(ctx context.Context, clients int, d, interval time.Duration, f func(ctx context.Context, client int) (status int, err error)) (lat []time.Duration, overloaded, errs int64, firstErr string) {
+func runClients(ctx context.Context, clients int, d, interval time.Duration, f func(ctx context.Context, client int) (status int, err error)) loopResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	start := time.Now()
+	var res loopResult
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			var my []time.Duration
+			var my, lags []time.Duration
 			var ov, er int64
 			var first string
 			due := start.Add(interval * time.Duration(c) / time.Duration(clients))
@@ -47,6 +58,7 @@ func runClients(ctx context.Context, clients int, d, interval time.Duration, f f
 							continue
 						}
 					}
+					lags = append(lags, max(0, time.Since(due)))
 					t0 = due
 					due = due.Add(interval)
 				}
@@ -66,18 +78,20 @@ func runClients(ctx context.Context, clients int, d, interval time.Duration, f f
 				}
 			}
 			mu.Lock()
-			lat = append(lat, my...)
-			overloaded += ov
-			errs += er
-			if firstErr == "" {
-				firstErr = first
+			res.lat = append(res.lat, my...)
+			res.lag = append(res.lag, lags...)
+			res.overloaded += ov
+			res.errs += er
+			if res.firstErr == "" {
+				res.firstErr = first
 			}
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	slices.Sort(lat)
-	return lat, overloaded, errs, firstErr
+	slices.Sort(res.lat)
+	slices.Sort(res.lag)
+	return res
 }
 
 // accountResult is one account-endpoint measurement.
@@ -85,12 +99,10 @@ type accountResult struct {
 	what    string
 	clients int
 	// offered is the open loop's calls per second; 0 for a closed loop.
-	offered          float64
-	d                time.Duration
-	lat              []time.Duration
-	overloaded, errs int64
-	firstErr         string
-	target           time.Duration // p99 target
+	offered float64
+	d       time.Duration
+	loopResult
+	target time.Duration // p99 target
 }
 
 func (r accountResult) print(w io.Writer) bool {
@@ -108,6 +120,10 @@ func (r accountResult) print(w io.Writer) bool {
 		r.what, loop, r.clients, len(r.lat), float64(len(r.lat))/r.d.Seconds(),
 		fmtDur(percentile(r.lat, 50)), fmtDur(p99), fmtDur(percentile(r.lat, 100)),
 		r.overloaded, r.errs, fmtDur(r.target), verdict)
+	if r.offered > 0 {
+		fmt.Fprintf(w, "           of which the client's own send lag: p50 %s, p99 %s, max %s\n",
+			fmtDur(percentile(r.lag, 50)), fmtDur(percentile(r.lag, 99)), fmtDur(percentile(r.lag, 100)))
+	}
 	if r.firstErr != "" {
 		fmt.Fprintf(w, "           first error: %s\n", r.firstErr)
 	}
@@ -119,7 +135,7 @@ func (r accountResult) print(w io.Writer) bool {
 // cost.
 func measureLogin(ctx context.Context, base string, users []*loadUser, clients int, d time.Duration) accountResult {
 	client := setupClient(clients)
-	lat, ov, errs, first := runClients(ctx, clients, d, 0, func(ctx context.Context, c int) (int, error) {
+	res := runClients(ctx, clients, d, 0, func(ctx context.Context, c int) (int, error) {
 		u := users[c%len(users)]
 		body, _ := json.Marshal(map[string]any{"email": u.email, "password": u.password})
 		status, resp, err := call(ctx, client, http.MethodPost, base+"/auth/login", body, "")
@@ -128,7 +144,7 @@ func measureLogin(ctx context.Context, base string, users []*loadUser, clients i
 		}
 		return status, err
 	})
-	return accountResult{what: "login", clients: clients, d: d, lat: lat, overloaded: ov, errs: errs, firstErr: first, target: 100 * time.Millisecond}
+	return accountResult{what: "login", clients: clients, d: d, loopResult: res, target: 100 * time.Millisecond}
 }
 
 // measureRefresh refreshes clients sessions for d, each client its own
@@ -145,7 +161,7 @@ func measureRefresh(ctx context.Context, base string, sessions []*userSession, c
 	if rate > 0 {
 		interval = time.Duration(float64(clients) / rate * float64(time.Second))
 	}
-	lat, ov, errs, first := runClients(ctx, clients, d, interval, func(ctx context.Context, c int) (int, error) {
+	res := runClients(ctx, clients, d, interval, func(ctx context.Context, c int) (int, error) {
 		body, _ := json.Marshal(map[string]string{"refresh_token": tokens[c]})
 		status, resp, err := call(ctx, client, http.MethodPost, base+"/auth/refresh", body, "")
 		if err != nil {
@@ -170,7 +186,7 @@ func measureRefresh(ctx context.Context, base string, sessions []*userSession, c
 	for i := range min(clients, len(sessions)) {
 		sessions[i].refresh = tokens[i]
 	}
-	return accountResult{what: "refresh", clients: clients, offered: rate, d: d, lat: lat, overloaded: ov, errs: errs, firstErr: first, target: 10 * time.Millisecond}
+	return accountResult{what: "refresh", clients: clients, offered: rate, d: d, loopResult: res, target: 10 * time.Millisecond}
 }
 
 // metricsSnapshot is the gateway's unlabelled Prometheus samples that
