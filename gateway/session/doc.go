@@ -38,9 +38,12 @@
 //
 // Use:
 //
-//	login:    sess, refresh, err := store.Create(ctx, NewSession{...}, now)
-//	          stamp, err := store.UserStamp(ctx, userID) // into the access token
+//	login:    stamp, err := store.UserStamp(ctx, userID) // into the access token,
+//	          then read the user's roles (never the other way round: see
+//	          Session.UserStamp)
+//	          sess, refresh, err := store.Create(ctx, NewSession{...}, now)
 //	refresh:  sess, refresh, err := store.Rotate(ctx, token, now)
+//	          sess.UserStamp into the access token, then read the roles
 //	          ErrReused: audit "reuse detected", then publish the revocation
 //	logout:   store.Revoke / store.RevokeUser, then view.Publish(ctx, feed,
 //	          Event{Kind: KindSessionRevoked, ...}) for each id
