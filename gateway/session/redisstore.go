@@ -48,12 +48,12 @@ import (
 //     token's generation with the session's current one and advances it,
 //     issues a sibling, or deletes the session for reuse — a
 //     check-and-set, so two concurrent rotations of one token cannot both
-//     advance — and GET of the user's stamp (Session.UserStamp), which the
-//     record names the user for. The new token's generation is known up front (presented + 1
-//     in both accepting cases), which is what lets its record be written in
-//     the same round trip; if the script refuses, the record is deleted again
-//     (and would be harmless anyway: a generation ahead of the session is
-//     refused as invalid).
+//     advance — and GET of the user's stamp (Session.UserStamp), the user
+//     being named by the record. The new token's generation is known up
+//     front (presented + 1 in both accepting cases), which is what lets its
+//     record be written in the same round trip; if the script refuses, the
+//     record is deleted again (and would be harmless anyway: a generation
+//     ahead of the session is refused as invalid).
 //
 // Every script touches exactly one key. The {SID} and {UID} hash tags keep a
 // session's and a user's keys in one slot each, for scripts that may need
@@ -304,7 +304,9 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 	if err != nil {
 		return nil, "", err
 	}
-	if stamp == nil {
+	if stamp == nil || rec.userID != sess.UserID {
+		// The stamp read must be the session's user's, whatever the
+		// record said.
 		stamp, err = s.upgradeRecord(ctx, newKey, newRec, sess.UserID)
 	}
 	if err == nil {
@@ -317,9 +319,10 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 }
 
 // upgradeRecord finishes the rotation of a token whose record was written
-// before records named the user: one more round trip rewrites the new
-// token's record with the user (so that its own rotation takes the short
-// way) and reads the user's stamp.
+// before records named the user (or names another user than the session,
+// which only a damaged record can): one more round trip rewrites the new
+// token's record, not yet handed out, with the session's user (so that its
+// own rotation takes the short way) and reads that user's stamp.
 func (s *RedisStore) upgradeRecord(ctx context.Context, key string, rec tokenRecord, userID string) (*redis.StringCmd, error) {
 	rec.userID = userID
 	pipe := s.c.Pipeline()
