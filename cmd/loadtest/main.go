@@ -337,8 +337,11 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, drops *
 	gwBin := o.gatewayBin
 	if gwBin == "" {
 		gwBin = filepath.Join(tmp, "gateway")
-		fmt.Printf("building the gateway: go build -o %s ./cmd/gateway\n", gwBin)
+		// Static, as the Dockerfile builds it: what is measured is what
+		// ships (a cgo build also maps libc and the dynamic loader).
+		fmt.Printf("building the gateway: CGO_ENABLED=0 go build -o %s ./cmd/gateway\n", gwBin)
 		build := exec.CommandContext(ctx, "go", "build", "-o", gwBin, "github.com/authgate/gateway/cmd/gateway")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			return nil, fmt.Errorf("building the gateway: %w", err)
