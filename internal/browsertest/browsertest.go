@@ -233,12 +233,24 @@ func Location(t testing.TB, ctx context.Context) string {
 
 // Fill replaces the value of the first element matching the CSS selector sel
 // with value, typing it as a user would (so input events fire).
+//
+// It empties the field through its value property and types into the
+// focused field, rather than chromedp.Clear and chromedp.SendKeys: Clear
+// removes the value attribute, and the DOM.attributeModified event that
+// follows is applied to chromedp's copy of the node while SendKeys reads
+// that node's attributes without its lock (chromedp v0.23.0, query.go), a
+// data race that -race reports now and then.
 func Fill(t testing.TB, ctx context.Context, sel, value string) {
 	t.Helper()
-	step(t, ctx, fmt.Sprintf("fill %q", sel), chromedp.Steps(
-		chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.Clear(chromedp.CSS(sel)),
-		chromedp.SendKeys(chromedp.CSS(sel), value),
+	what := fmt.Sprintf("fill %q", sel)
+	step(t, ctx, what, chromedp.WaitVisible(chromedp.CSS(sel)))
+	if !step(t, ctx, what, chromedp.Evaluate[bool](fmt.Sprintf(
+		`(e => e !== null && (e.value = "", true))(document.querySelector(%s))`, jsString(sel)))) {
+		t.Fatalf("browsertest: %s: no such element", what)
+	}
+	step(t, ctx, what, chromedp.Steps(
+		chromedp.Focus(chromedp.CSS(sel)),
+		chromedp.KeyEvent(value),
 	))
 }
 
