@@ -64,14 +64,13 @@ type Session struct {
 	// RotatedAt is when Generation last advanced (CreatedAt before the first
 	// rotation). The reuse grace counts from it.
 	RotatedAt time.Time
-	// UserStamp is the user's security stamp (see Store.UserStamp) as
-	// Rotate read it, in the same step as the session; the other methods
-	// leave it 0. The access token issued
-	// for a rotation carries it, so a refresh costs no separate read, and
-	// read before the user's roles are, it can be older than they are but
-	// never newer: a role change that races the refresh makes the new
-	// token stale (refused, refreshed again) instead of passing it with
-	// the old roles under the new stamp.
+	// UserStamp is the user's security stamp (see Store.UserStamp), read by
+	// Rotate in the same step as the session; the other methods leave it
+	// 0. A refresh signs it into the new access token without another
+	// read. Read before the user's roles are, it can be older than they
+	// are but never newer: a role change racing the refresh makes the new
+	// token stale (refused, then refreshed again) instead of passing the
+	// old roles under the new stamp.
 	UserStamp int64
 }
 
