@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authgate/gateway/gateway/account"
-	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/scope"
 )
@@ -219,12 +218,7 @@ func (s *Service) CreateUser(ctx context.Context, actorID, email, pw, name strin
 	hash := ""
 	if pw != "" {
 		if err := s.Rules.Check(pw, norm); err != nil {
-			var re *password.RuleError
-			if errors.As(err, &re) {
-				return account.User{}, &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
-					Errors: map[string]string{"password": re.Message}}
-			}
-			return account.User{}, err
+			return account.User{}, ruleProblem(err, "password")
 		}
 		if hash, err = s.Hasher.Hash(ctx, pw); err != nil {
 			return account.User{}, s.unavailable("password hashing", err)

@@ -18,7 +18,6 @@ import (
 	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/observe"
-	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
 )
 
@@ -236,12 +235,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 		return s.unavailable(whatUsers, err)
 	}
 	if err := s.Rules.Check(newPassword, u.Email); err != nil {
-		var re *password.RuleError
-		if errors.As(err, &re) {
-			return &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
-				Errors: map[string]string{"new_password": re.Message}}
-		}
-		return err
+		return ruleProblem(err, "new_password")
 	}
 	newHash, err := s.Hasher.Hash(ctx, newPassword)
 	if err != nil {

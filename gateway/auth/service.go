@@ -540,12 +540,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 		return s.unavailable(whatUsers, err)
 	}
 	if err := s.Rules.Check(next, u.Email); err != nil {
-		var re *password.RuleError
-		if errors.As(err, &re) {
-			return &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
-				Errors: map[string]string{"new_password": re.Message}}
-		}
-		return err
+		return ruleProblem(err, "new_password")
 	}
 	ok := false
 	if u.PasswordHash != "" {
@@ -751,6 +746,18 @@ func validation(fields map[string]string) error {
 
 // ruleMessage is the client-facing text of a password rule error (its
 // Error() carries the Go sentinel's text too).
+// ruleProblem answers a password that breaks a rule (a *password.RuleError
+// from Rules.Check): 400 with the rule's code, its message on field. Any
+// other error is returned as it is.
+func ruleProblem(err error, field string) error {
+	var re *password.RuleError
+	if errors.As(err, &re) {
+		return &problem.Problem{Status: http.StatusBadRequest, Code: re.Code, Detail: re.Message,
+			Errors: map[string]string{field: re.Message}}
+	}
+	return err
+}
+
 func ruleMessage(err error) string {
 	var re *password.RuleError
 	if errors.As(err, &re) {
