@@ -508,16 +508,8 @@ func TestFloodBound(t *testing.T) {
 	// dummy saves one 64 MiB hash (seconds under -race on a busy machine).
 	known := h.dummy
 
-	var inFlight, peak atomic.Int64
-	h.computeHook = func(delta int) {
-		n := inFlight.Add(int64(delta))
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				return
-			}
-		}
-	}
+	var peak peakCounter
+	h.computeHook = peak.add
 
 	// Baseline live heap, then sample the live heap (after a collection,
 	// so that garbage awaiting the collector is not counted: the bound is
@@ -719,6 +711,22 @@ func BenchmarkVerifyKnownVsUnknown(b *testing.B) {
 	})
 }
 
+// peakCounter counts the computations in flight, as the Hasher's
+// computeHook reports them, and remembers the most at once.
+type peakCounter struct{ inFlight, peak atomic.Int64 }
+
+func (c *peakCounter) add(delta int) {
+	n := c.inFlight.Add(int64(delta))
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (c *peakCounter) Load() int64 { return c.peak.Load() }
+
 // More hashes in progress than processors: the extra ones wait inside their
 // slot instead of time-slicing (every one would take longer and hold its
 // memory meanwhile); all complete.
@@ -726,15 +734,9 @@ func TestComputationsBoundedByProcessors(t *testing.T) {
 	cfg := fastCfg()
 	cfg.MaxConcurrent = 4 * runtime.GOMAXPROCS(0)
 	h := newHasher(t, cfg, nil)
-	var inFlight, peak atomic.Int64
+	var peak peakCounter
 	h.computeHook = func(delta int) {
-		n := inFlight.Add(int64(delta))
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
+		peak.add(delta)
 		if delta > 0 {
 			time.Sleep(2 * time.Millisecond) // make overlaps likely
 		}
