@@ -20,7 +20,6 @@ import (
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/ratelimit"
 	"github.com/authgate/gateway/gateway/session"
-	"github.com/authgate/gateway/gateway/token"
 	"github.com/authgate/gateway/internal/mailtest"
 	"github.com/authgate/gateway/internal/testenv"
 )
@@ -47,19 +46,7 @@ func newResetEnv(t *testing.T, opts ...mailtest.Option) *resetEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := token.NewHMACKeySet([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	topts := token.Options{Issuer: "test", Audience: "test", AccessTTL: time.Minute}
-	issuer, err := token.NewIssuer(ks, topts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := token.NewVerifier(ks, topts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer, verifier := hmacTokens(t, time.Minute)
 	pwcfg := config.Default().Passwords
 	pwcfg.MemoryKiB, pwcfg.Iterations, pwcfg.MaxConcurrent, pwcfg.MaxWait = 64, 1, 4, 5*time.Second
 	hasher, err := password.New(pwcfg, nil)

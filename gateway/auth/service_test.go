@@ -54,13 +54,15 @@ func (f *recordingFeed) Run(ctx context.Context, _ time.Time, _ func(session.Eve
 
 type noUsers struct{ Users } // nil: any call panics
 
-func newReuseService(t *testing.T, store session.Store, feed session.Feed) (*Service, *session.View, *observer.ObservedLogs) {
+// hmacTokens returns an issuer and a verifier of access tokens on one fixed
+// HMAC key (accessTTL 0: the token package's default lifetime).
+func hmacTokens(t *testing.T, accessTTL time.Duration) (*token.Issuer, *token.Verifier) {
 	t.Helper()
 	ks, err := token.NewHMACKeySet([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := token.Options{Issuer: "test", Audience: "test"}
+	opts := token.Options{Issuer: "test", Audience: "test", AccessTTL: accessTTL}
 	issuer, err := token.NewIssuer(ks, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +71,12 @@ func newReuseService(t *testing.T, store session.Store, feed session.Feed) (*Ser
 	if err != nil {
 		t.Fatal(err)
 	}
+	return issuer, verifier
+}
+
+func newReuseService(t *testing.T, store session.Store, feed session.Feed) (*Service, *session.View, *observer.ObservedLogs) {
+	t.Helper()
+	issuer, verifier := hmacTokens(t, 0)
 	hasher, err := password.New(config.Passwords{MemoryKiB: 64, Iterations: 1, Parallelism: 1, MaxConcurrent: 1, MaxWait: time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
