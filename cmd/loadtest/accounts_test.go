@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,5 +51,87 @@ func TestOpenLoopCountsLateness(t *testing.T) {
 	})
 	if len(closed.lat) == 0 || len(closed.lag) != 0 {
 		t.Errorf("closed loop: %d latencies, %d lags; want some latencies and no lags", len(closed.lat), len(closed.lag))
+	}
+}
+
+// TestSlowWindows: the calls over the threshold are counted and grouped
+// by the window they started in, the fullest window first; calls at or
+// under the threshold are not counted.
+func TestSlowWindows(t *testing.T) {
+	ms := time.Millisecond
+	r := loopResult{calls: []timedCall{
+		{at: 5 * ms, lat: 1 * ms},    // fast: not counted
+		{at: 120 * ms, lat: 30 * ms}, // window 100 ms
+		{at: 310 * ms, lat: 40 * ms}, // window 300 ms
+		{at: 350 * ms, lat: 50 * ms}, // window 300 ms
+		{at: 399 * ms, lat: 11 * ms}, // window 300 ms
+		{at: 400 * ms, lat: 10 * ms}, // exactly the threshold: not counted
+	}}
+	slow, windows := r.slowWindows(10*ms, 100*ms)
+	if slow != 4 {
+		t.Errorf("slow = %d, want 4", slow)
+	}
+	want := []window{{300 * ms, 3}, {100 * ms, 1}}
+	if !slices.Equal(windows, want) {
+		t.Errorf("windows = %v, want %v", windows, want)
+	}
+}
+
+// TestRunClientsTimesEveryCall: every counted call is also in calls, with
+// its start within the run and the same latency as in lat.
+func TestRunClientsTimesEveryCall(t *testing.T) {
+	d := 200 * time.Millisecond
+	res := runClients(context.Background(), 3, d, 10*time.Millisecond, func(context.Context, int) (int, error) {
+		time.Sleep(time.Millisecond)
+		return 200, nil
+	})
+	if len(res.calls) != len(res.lat) || len(res.calls) == 0 {
+		t.Fatalf("%d timed calls, %d latencies: want as many, and some", len(res.calls), len(res.lat))
+	}
+	var lats []time.Duration
+	for _, c := range res.calls {
+		if c.at < 0 || c.at > d {
+			t.Errorf("a call started at %s, outside the %s run", c.at, d)
+		}
+		lats = append(lats, c.lat)
+	}
+	slices.Sort(lats)
+	if !slices.Equal(lats, res.lat) {
+		t.Errorf("the timed calls' latencies differ from lat")
+	}
+}
+
+// TestScrapeMetricsRoutes: the refresh route's answers of status 200 are
+// read from the duration histogram, in all and within the 10 ms bucket;
+// other statuses, routes and buckets are not mixed in.
+func TestScrapeMetricsRoutes(t *testing.T) {
+	const page = `# TYPE gateway_http_request_duration_seconds histogram
+gateway_http_request_duration_seconds_bucket{method="POST",route="auth:/auth/refresh",status="200",le="0.005"} 70
+gateway_http_request_duration_seconds_bucket{method="POST",route="auth:/auth/refresh",status="200",le="0.01"} 90
+gateway_http_request_duration_seconds_bucket{method="POST",route="auth:/auth/refresh",status="200",le="+Inf"} 100
+gateway_http_request_duration_seconds_count{method="POST",route="auth:/auth/refresh",status="200"} 100
+gateway_http_request_duration_seconds_bucket{method="POST",route="auth:/auth/refresh",status="401",le="0.01"} 7
+gateway_http_request_duration_seconds_count{method="POST",route="auth:/auth/refresh",status="401"} 9
+gateway_http_request_duration_seconds_bucket{method="POST",route="auth:/auth/login",status="200",le="0.1"} 3
+gateway_http_request_duration_seconds_count{method="POST",route="auth:/auth/login",status="200"} 4
+go_gc_duration_seconds_count 12
+`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(page))
+	}))
+	defer srv.Close()
+	m, err := scrapeMetrics(context.Background(), strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metricsSnapshot{
+		routeKey("auth:/auth/refresh", false): 100,
+		routeKey("auth:/auth/refresh", true):  90,
+		routeKey("auth:/auth/login", false):   4,
+		routeKey("auth:/auth/login", true):    3,
+		"go_gc_duration_seconds_count":        12,
+	}
+	if !maps.Equal(m, want) {
+		t.Errorf("scraped %v, want %v", m, want)
 	}
 }

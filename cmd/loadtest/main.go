@@ -238,7 +238,7 @@ func runHarness(args []string) error {
 	case "soak":
 		budget = time.Duration(gateways) * (o.soakDuration + 10*time.Second)
 	case "accounts":
-		budget = time.Duration(gateways) * 3 * (o.accountsD + 10*time.Second)
+		budget = time.Duration(gateways) * 6 * (o.accountsD + 10*time.Second)
 	}
 	// Setting up: about a second per 100 users with -fast-hash, and the
 	// production cost for -mode accounts.
@@ -315,6 +315,17 @@ type setupResult struct {
 	gwBin    string
 }
 
+// baseline is the plain proxy's target (bench and accounts modes), nil if
+// none was started.
+func (r *setupResult) baseline() *target {
+	for _, t := range r.targets {
+		if t.name == "baseline" {
+			return t
+		}
+	}
+	return nil
+}
+
 // gateways are the gateway targets.
 func (r *setupResult) gateways() []*target {
 	var out []*target
@@ -378,7 +389,9 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, drops *
 	res.upstream = newTarget("upstream (direct)", upAddr, o.path)
 	res.upstream.proc = up
 
-	if o.mode == "bench" {
+	// The accounts mode reads its refresh runs against the same loops
+	// through the plain proxy.
+	if o.mode == "bench" || o.mode == "accounts" {
 		blAddr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
@@ -390,7 +403,7 @@ func setup(ctx context.Context, o *options, tmp string, procs *children, drops *
 		t := newTarget("baseline", blAddr, o.path)
 		t.proc = bl
 		res.targets = append(res.targets, t)
-		if o.pooled {
+		if o.pooled && o.mode == "bench" {
 			addr, err := freeLoopbackAddr()
 			if err != nil {
 				return nil, err
@@ -714,29 +727,48 @@ func soak(ctx context.Context, o *options, env *setupResult) error {
 }
 
 // accounts measures login and refresh latency on every gateway in turn, at
-// the production argon2id cost.
+// the production argon2id cost. Right before each gateway run it measures
+// the same loop without the gateway's work, as a floor to read the run
+// against on this shared machine: the hashing alone before the login run,
+// the same clients through the plain proxy before each refresh run.
 func accounts(ctx context.Context, o *options, env *setupResult) error {
 	fmt.Printf("\nACCOUNTS: %s per run, production argon2id cost (gateway defaults), %d CPUs\n", o.accountsD, numCPU())
 	fmt.Println("closed loop: each client calls again as soon as its call returns; open loop: calls due at a fixed rate, latency counted from when each was due")
+	fmt.Println("floors: argon2id = the gateway's password hasher alone in the harness, no HTTP; proxy = GET through the plain ReverseProxy, same clients and loop")
+	proxy := env.baseline()
 	for _, t := range env.gateways() {
 		fmt.Printf("%s (loadavg %s)\n", t.name, loadavg())
+		hashing, err := measureHashing(ctx, o.loginClients, o.accountsD)
+		if err != nil {
+			return err
+		}
+		hashing.print(os.Stdout)
 		before, _ := scrapeMetrics(ctx, t.admin)
 		r := measureLogin(ctx, t.base, t.users, o.loginClients, o.accountsD)
+		r.floor = &hashing
 		r.print(os.Stdout)
 		after, err := scrapeMetrics(ctx, t.admin)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "warning: reading the gateway's metrics:", err)
 		}
 		printLoginExplained(os.Stdout, before, after, len(r.lat)+int(r.overloaded+r.errs))
+		printInsideGateway(os.Stdout, "auth:/auth/login", before, after, r)
 		if ctx.Err() != nil {
 			return interrupted(ctx, ctx.Err())
 		}
-		measureRefresh(ctx, t.base, t.sessions, o.refreshClients, 0, o.accountsD).print(os.Stdout)
-		if ctx.Err() != nil {
-			return interrupted(ctx, ctx.Err())
-		}
+		rates := []float64{0}
 		if o.refreshRate > 0 {
-			measureRefresh(ctx, t.base, t.sessions, o.refreshClients, o.refreshRate, o.accountsD).print(os.Stdout)
+			rates = append(rates, o.refreshRate)
+		}
+		for _, rate := range rates {
+			floor := measureProxy(ctx, proxy.url, o.refreshClients, rate, o.accountsD)
+			floor.print(os.Stdout)
+			before, _ := scrapeMetrics(ctx, t.admin)
+			r := measureRefresh(ctx, t.base, t.sessions, o.refreshClients, rate, o.accountsD)
+			after, _ := scrapeMetrics(ctx, t.admin)
+			r.floor = &floor
+			r.print(os.Stdout)
+			printInsideGateway(os.Stdout, "auth:/auth/refresh", before, after, r)
 			if ctx.Err() != nil {
 				return interrupted(ctx, ctx.Err())
 			}
