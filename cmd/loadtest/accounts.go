@@ -297,9 +297,16 @@ func measureRefresh(ctx context.Context, base string, sessions []*userSession, c
 	for i := range tokens {
 		tokens[i] = sessions[i%len(sessions)].refresh
 	}
-	res := runClients(ctx, clients, d, interval(clients, rate), func(ctx context.Context, c int) (int, error) {
+	// A refresh still in flight when the run ends is let finish, with the
+	// run's parent context rather than the loop's: cancelled, it could be
+	// rotated on the gateway with the answer lost, and the next run would
+	// present the old token after reuse_grace, which the gateway rightly
+	// takes for theft and ends the session. (runClients does not count a
+	// call that returns after the end.)
+	outer := ctx
+	res := runClients(ctx, clients, d, interval(clients, rate), func(_ context.Context, c int) (int, error) {
 		body, _ := json.Marshal(map[string]string{"refresh_token": tokens[c]})
-		status, resp, err := call(ctx, client, http.MethodPost, base+"/auth/refresh", body, "")
+		status, resp, err := call(outer, client, http.MethodPost, base+"/auth/refresh", body, "")
 		if err != nil {
 			return 0, err
 		}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,5 +136,56 @@ go_gc_duration_seconds_count 12
 	}
 	if !maps.Equal(m, want) {
 		t.Errorf("scraped %v, want %v", m, want)
+	}
+}
+
+// TestRefreshRunKeepsTheRotatedTokens: a refresh still in flight when the
+// run ends is let finish, so every session leaves the run holding the token
+// the server rotated to last; a lost answer would leave it the old one,
+// which a gateway takes for theft after reuse_grace.
+func TestRefreshRunKeepsTheRotatedTokens(t *testing.T) {
+	var mu sync.Mutex
+	current := map[string]string{} // session's first token -> its current token
+	owner := map[string]string{}   // current token -> session's first token
+	for _, tok := range []string{"a0", "b0", "c0"} {
+		current[tok], owner[tok] = tok, tok
+	}
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		first, ok := owner[in.RefreshToken]
+		if !ok {
+			mu.Unlock()
+			http.Error(w, "stale token", http.StatusUnauthorized)
+			return
+		}
+		n++
+		next := fmt.Sprintf("%s-%d", first, n)
+		delete(owner, in.RefreshToken)
+		owner[next], current[first] = first, next
+		mu.Unlock()
+		time.Sleep(40 * time.Millisecond) // rotated; the answer is still on its way
+		_ = json.NewEncoder(w).Encode(map[string]string{"refresh_token": next})
+	}))
+	defer srv.Close()
+
+	var sessions []*userSession
+	for _, tok := range []string{"a0", "b0", "c0"} {
+		sessions = append(sessions, &userSession{refresh: tok})
+	}
+	r := measureRefresh(context.Background(), srv.URL, sessions, 3, 0, 100*time.Millisecond)
+	if r.errs != 0 {
+		t.Fatalf("%d errors: %s", r.errs, r.firstErr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, first := range []string{"a0", "b0", "c0"} {
+		if got := sessions[i].refresh; got != current[first] {
+			t.Errorf("session %s holds %q after the run, the server's current token is %q", first, got, current[first])
+		}
 	}
 }
