@@ -180,6 +180,13 @@ var headerE2ECases = []headerE2ECase{
 		absent: []string{"Client-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For"},
 	},
 	{
+		name: "other auth proxies' identity headers", gw: "anon",
+		head: "Remote-User: admin\r\nRemote-Groups: admins\r\nX-Auth-Request-User: admin\r\nX-Forwarded-User: admin\r\n" +
+			"X-Consumer-Username: admin\r\nX-Remote-User: admin\r\nX-Webauth-User: admin\r\nRemote_User: admin\r\n",
+		want:   hdrE2EDirectForwarding,
+		absent: []string{"Remote-User", "Remote-Groups", "X-Auth-Request-User", "X-Forwarded-User", "X-Consumer-Username", "X-Remote-User", "X-Webauth-User", "Remote_user"},
+	},
+	{
 		name: "request id from an untrusted peer is replaced", gw: "anon",
 		head: "X-Request-Id: client-chosen-id\r\nX_Request_Id: other-id\r\n",
 	},

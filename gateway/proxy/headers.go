@@ -20,8 +20,8 @@ import (
 type headerPolicy struct {
 	// reserved folded names: never forwarded from the client.
 	reserved map[string]bool
-	// reservedPrefixes: folded prefixes the gateway owns outright. The whole
-	// X-Forwarded-* family is set by the gateway or not at all.
+	// reservedPrefixes: folded prefixes the gateway owns outright
+	// (spoofablePrefixes).
 	reservedPrefixes []string
 	// cookies are the gateway's own cookie names.
 	cookies map[string]bool
@@ -51,12 +51,26 @@ var spoofable = []string{
 	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
 	// Credentials: the upstream sees the gateway's identity instead.
 	"Authorization", "Proxy-Authorization",
+	// Identity headers of other auth proxies and of frameworks' "remote
+	// user" support. An upstream that sat behind one of them, or reads
+	// REMOTE_USER, may still believe these: a client must not set them.
+	"X-Remote-User", "X-Remote-Email", "X-Remote-Groups", "X-User", "X-Email",
+	"X-User-Id", "X-Authenticated-User", "X-Authenticated-Userid", "X-Authenticated-Groups",
+	"X-Authenticated-Scope", "X-Webauth-User", "X-Webauth-Email", "X-Webauth-Name",
+	"X-Userinfo", "X-Credential-Identifier",
 }
+
+// spoofablePrefixes are folded prefixes of whole families of such
+// headers: Authelia's Remote-User, Remote-Groups, Remote-Email and
+// Remote-Name; oauth2-proxy's X-Auth-Request-*; Kong's X-Consumer-*;
+// Pomerium's X-Pomerium-*; and X-Forwarded-*, which the gateway sets
+// itself or not at all (X-Forwarded-User, -Email, -Groups included).
+var spoofablePrefixes = []string{"xforwarded", "remote", "xauthrequest", "xconsumer", "xpomerium"}
 
 func newHeaderPolicy(h config.Headers, cookieNames []string) *headerPolicy {
 	hp := &headerPolicy{
 		reserved:         map[string]bool{},
-		reservedPrefixes: []string{"xforwarded"},
+		reservedPrefixes: spoofablePrefixes,
 		cookies:          map[string]bool{},
 		names:            h,
 	}

@@ -92,6 +92,29 @@ func TestScrubHeaders(t *testing.T) {
 		{"authorization", "Authorization", true},
 		{"authorization lower case", "authorization", true},
 		{"proxy authorization", "Proxy-Authorization", true},
+		// Other auth proxies' and frameworks' identity headers.
+		{"Authelia user", "Remote-User", true},
+		{"Authelia groups", "Remote-Groups", true},
+		{"Authelia email", "Remote-Email", true},
+		{"Authelia name", "Remote-Name", true},
+		{"remote user, CGI spelling", "Remote_user", true},
+		{"x remote user", "X-Remote-User", true},
+		{"oauth2-proxy user", "X-Auth-Request-User", true},
+		{"oauth2-proxy email", "X-Auth-Request-Email", true},
+		{"oauth2-proxy token", "X-Auth-Request-Access-Token", true},
+		{"forwarded user", "X-Forwarded-User", true},
+		{"forwarded email", "X-Forwarded-Email", true},
+		{"Kong consumer", "X-Consumer-Username", true},
+		{"Kong consumer id", "X-Consumer-Id", true},
+		{"Kong credential", "X-Credential-Identifier", true},
+		{"Kong authenticated user", "X-Authenticated-Userid", true},
+		{"Pomerium assertion", "X-Pomerium-Jwt-Assertion", true},
+		{"Grafana auth proxy", "X-Webauth-User", true},
+		{"plain x-user", "X-User", true},
+		{"x user id", "X-User-Id", true},
+		{"userinfo", "X-Userinfo", true},
+		// A token an upstream verifies itself is not spoofable identity.
+		{"access token", "X-Access-Token", false},
 		// Ordinary headers pass.
 		{"accept", "Accept", false},
 		{"user agent", "User-Agent", false},
@@ -101,6 +124,8 @@ func TestScrubHeaders(t *testing.T) {
 		{"requested with", "X-Requested-With", false},
 		{"authorization look-alike", "X-Authorization-Hint", false},
 		{"forward without ed", "X-Forward", false},
+		{"user agent look-alike", "X-User-Agent-Hint", false},
+		{"consumer without x", "Consumer-Key", false},
 	}
 	hp := testHeaderPolicy()
 	for _, tc := range tests {
