@@ -72,12 +72,14 @@ type coreOptions struct {
 
 // newCore opens and constructs the core from cfg. On error everything
 // opened so far is closed again.
-func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOptions) (c *core, err error) {
-	c = &core{}
+func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOptions) (_ *core, err error) {
+	// c is a local, not the named result: `return nil, err` sets the
+	// result to nil before the deferred cleanup runs, and the cleanup must
+	// still see what was opened.
+	c := &core{}
 	defer func() {
 		if err != nil {
 			c.close()
-			c = nil
 		}
 	}()
 
