@@ -1,9 +1,16 @@
 package gateway
 
 import (
+	"bufio"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/authgate/gateway/config"
+	"github.com/authgate/gateway/gateway/problem"
 )
 
 func TestProxyForwardsToUpstream(t *testing.T) {
@@ -26,4 +33,76 @@ func TestProxyForwardsToUpstream(t *testing.T) {
 	if id := resp.Header.Get("X-Request-Id"); id == "" || got.Header.Get("X-Request-Id") != id {
 		t.Errorf("request id: response %q, upstream %q; want the same non-empty id", id, got.Header.Get("X-Request-Id"))
 	}
+}
+
+// TestOptionsAsteriskIsRefused: "OPTIONS * HTTP/1.1" is a non-origin-form
+// target, refused with the same 400 problem as the others (SPEC 6) and
+// written to the access log. net/http answers it itself (200, empty body)
+// before any handler unless DisableGeneralOptionsHandler is set, which let
+// it past the guard and the access log. The admin listener answers it with
+// its mux's plain 400 rather than net/http's 200.
+func TestOptionsAsteriskIsRefused(t *testing.T) {
+	const req = "OPTIONS * HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n"
+	send := func(t *testing.T, addr string) (*http.Response, string) {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+
+	t.Run("public", func(t *testing.T) {
+		withLog, logs := accessLog(t)
+		rec := &recorder{}
+		gw := startGateway(t, rec, nil, withLog)
+		resp, body := send(t, gw.Addr)
+		checkProblem(t, resp.StatusCode, resp.Header.Get("Content-Type"), body, http.StatusBadRequest, problem.BadRequest)
+		if status := accessStatus(t, logs, "*"); status != http.StatusBadRequest {
+			t.Errorf("access line status %d, want 400", status)
+		}
+		if rec.count() != 0 {
+			t.Errorf("OPTIONS * reached the upstream")
+		}
+	})
+
+	t.Run("admin", func(t *testing.T) {
+		cfg := config.Default()
+		cfg.Server.Addr, cfg.Server.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+		srv, err := New(Options{Config: &cfg, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, pub, admin) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+		if resp, body := send(t, admin.Addr().String()); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("admin listener: OPTIONS * answered %d %q, want 400", resp.StatusCode, body)
+		}
+	})
 }
