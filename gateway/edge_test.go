@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/observe"
@@ -130,7 +134,7 @@ func TestHealthAndReadiness(t *testing.T) {
 				readinessCheck{"redis", errors.New("dial tcp: connection refused")},
 			},
 			wantStatus: 503, wantState: "unavailable",
-			wantChecks: map[string]string{"database": "ok", "redis": "dial tcp: connection refused"},
+			wantChecks: map[string]string{"database": "ok", "redis": "failed"},
 		},
 	}
 	for _, tt := range tests {
@@ -156,6 +160,87 @@ func TestHealthAndReadiness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// switchCheck is a ReadinessCheck whose answer the test changes.
+type switchCheck struct {
+	name string
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *switchCheck) Name() string { return c.name }
+func (c *switchCheck) Check(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+func (c *switchCheck) set(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+}
+
+// TestReadyzKeepsErrorsInTheLog: the public /readyz says which check
+// failed and nothing more. The error, which for a database driver names
+// the user, the database and the address (audit finding: /readyz showed
+// them to anyone), is logged at warn level when the check starts failing,
+// once for a burst of probes, and the recovery once.
+func TestReadyzKeepsErrorsInTheLog(t *testing.T) {
+	// The shape of pgx's error for a database that went away.
+	const detail = "database: postgres unavailable: failed to connect to `user=gwuser database=gwdb`: 10.1.2.3:6543 (10.1.2.3): dial error: connection refused"
+	chk := &switchCheck{name: "database", err: errors.New(detail)}
+	core, logs := observer.New(zap.InfoLevel)
+	gw := startGateway(t, &recorder{}, nil, func(o *Options) {
+		o.Checks = []ReadinessCheck{chk}
+		o.Logger = zap.New(zapcore.NewTee(testLogger(t).Core(), core))
+	})
+	probe := func(wantStatus int, wantCheck string) {
+		t.Helper()
+		status, _, body := gatewayGet(t, gw.URL+"/readyz", nil)
+		var rep healthReport
+		if err := json.Unmarshal([]byte(body), &rep); err != nil {
+			t.Fatalf("body %q: %v", body, err)
+		}
+		if status != wantStatus || rep.Checks["database"] != wantCheck {
+			t.Errorf("/readyz %d %s, want %d with database %q", status, body, wantStatus, wantCheck)
+		}
+		for _, leak := range []string{"gwuser", "gwdb", "10.1.2.3", "6543", "dial"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("/readyz shows %q: %s", leak, body)
+			}
+		}
+	}
+	wantLogged := func(msg string, n int, level zapcore.Level) []observer.LoggedEntry {
+		t.Helper()
+		got := logs.FilterMessage(msg).All()
+		if len(got) != n {
+			t.Fatalf("%d lines %q, want %d: %+v", len(got), msg, n, got)
+		}
+		for _, e := range got {
+			if e.Level != level || e.ContextMap()["check"] != "database" {
+				t.Errorf("line %q at %v with %v, want %v and check database", msg, e.Level, e.ContextMap(), level)
+			}
+		}
+		return got
+	}
+
+	for range 5 {
+		probe(http.StatusServiceUnavailable, "failed")
+	}
+	if e := wantLogged("readiness check failed", 1, zapcore.WarnLevel)[0]; e.ContextMap()["error"] != detail {
+		t.Errorf("logged error %q, want %q", e.ContextMap()["error"], detail)
+	}
+
+	chk.set(nil)
+	probe(http.StatusOK, "ok")
+	probe(http.StatusOK, "ok")
+	wantLogged("readiness check passes again", 1, zapcore.InfoLevel)
+
+	// A new outage is logged again at once.
+	chk.set(errors.New(detail))
+	probe(http.StatusServiceUnavailable, "failed")
+	wantLogged("readiness check failed", 2, zapcore.WarnLevel)
 }
 
 func TestOversizedHeadersAre431(t *testing.T) {

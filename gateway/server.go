@@ -67,6 +67,7 @@ type Server struct {
 	authn    Authenticator
 	authz    Authorizer
 	checks   []ReadinessCheck
+	ready    *readinessLog
 	metrics  *observe.Metrics
 	// wsOrigins judges the origin of cookie-authenticated WebSocket
 	// handshakes (see crossOriginWebSocket).
@@ -121,6 +122,7 @@ func New(o Options) (*Server, error) {
 		authn:    o.Authenticator,
 		authz:    o.Authorizer,
 		checks:   o.Checks,
+		ready:    newReadinessLog(o.Logger.Named("readiness")),
 		metrics:  o.Metrics,
 	}
 	s.wsOrigins = wsOrigins

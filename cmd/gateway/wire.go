@@ -190,7 +190,8 @@ func (c namedCheck) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := c.ping(ctx); err != nil {
-		return fmt.Errorf("%s unreachable", c.name)
+		// The cause goes to the log only, never to /readyz.
+		return fmt.Errorf("%s unreachable: %w", c.name, err)
 	}
 	return nil
 }
@@ -214,14 +215,17 @@ func (c keysCheck) Check(context.Context) error {
 
 // policyCheck reports the policy in /readyz: a refused reload leaves the
 // previous policy in force, so it is a warning, not unreadiness (taking
-// every replica out of the load balancer over a typo would be worse).
+// every replica out of the load balancer over a typo would be worse). The
+// warning does not quote the error: it names the file, lines and rules,
+// which are the operator's business; the enforcer logs them with the
+// refusal, and `gateway policy validate` shows them.
 type policyCheck struct{ e *policy.Enforcer }
 
 func (policyCheck) Name() string                { return "policy" }
 func (policyCheck) Check(context.Context) error { return nil }
 func (c policyCheck) Warning() string {
-	if err := c.e.Stats().LastError; err != nil {
-		return "the policy file was refused; the previous policy stays in force: " + err.Error()
+	if c.e.Stats().LastError != nil {
+		return "the policy file was refused; the previous policy stays in force (the log says why)"
 	}
 	return ""
 }

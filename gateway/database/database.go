@@ -96,8 +96,9 @@ func (db *DB) Name() string { return "database" }
 // Check implements the server's readiness check interface; it is Ping.
 func (db *DB) Check(ctx context.Context) error { return db.Ping(ctx) }
 
-// Ping checks that the database answers a query. The error text names the
-// database without secrets and is fit for /readyz.
+// Ping checks that the database answers a query. The error text has no
+// password, but the driver's names the user, database and address: fit
+// for the log, not for /readyz, which shows only that the check failed.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
