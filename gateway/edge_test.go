@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -568,4 +570,49 @@ func TestInvalidHostIsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAccessLineNamesUpstream: SPEC 8 lists the upstream among the access
+// line's fields. It is the configured name of the upstream whose prefix
+// the path matched, also when the policy then refused the request (the
+// decision says it was not forwarded), and empty on the gateway's own
+// answers.
+func TestAccessLineNamesUpstream(t *testing.T) {
+	withLog, logs := accessLog(t)
+	api := httptest.NewServer(&recorder{})
+	t.Cleanup(api.Close)
+	gw := startGateway(t, &recorder{}, func(c *config.Config) {
+		c.Upstreams = append(c.Upstreams, config.Upstream{Name: "api", Prefix: "/api", URL: api.URL, Timeout: 5 * time.Second})
+	}, withLog, func(o *Options) { o.Authorizer = pathAuthorizer{deny: "/api/secret"} })
+
+	tests := []struct {
+		path       string
+		wantStatus int
+		upstream   string
+	}{
+		{"/api/items", http.StatusOK, "api"},
+		{"/index.html", http.StatusOK, "app"},
+		{"/api/secret", http.StatusUnauthorized, "api"},
+		{"/healthz", http.StatusOK, ""},
+		{"/auth/nope", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if status, _, body := gatewayGet(t, gw.URL+tt.path, nil); status != tt.wantStatus {
+				t.Fatalf("GET %s: %d %s, want %d", tt.path, status, body, tt.wantStatus)
+			}
+			accessStatus(t, logs, tt.path) // waits for the line
+			line := logs.FilterLoggerName("access").FilterField(zap.String("path", tt.path)).All()[0].ContextMap()
+			if got, ok := line["upstream"]; !ok || got != tt.upstream {
+				t.Errorf("access line of %s has upstream %v (present %v), want %q: %v", tt.path, got, ok, tt.upstream, line)
+			}
+		})
+	}
+}
+
+// pathAuthorizer refuses one path to everyone and allows the rest.
+type pathAuthorizer struct{ deny string }
+
+func (a pathAuthorizer) Authorize(_ *scope.Identity, _, path string) Decision {
+	return Decision{Allow: path != a.deny, Rule: "test"}
 }

@@ -117,6 +117,9 @@ func (s *Server) logAccess(c echo.Context, sc *scope.Scope, status int, d time.D
 		userID = sc.Identity.UserID
 	}
 	// The query is never logged: reset tokens and API keys travel there.
+	// upstream is "" on the gateway's own answers rather than left out, as
+	// user_id and decision are when they do not apply: every line has the
+	// same fields.
 	ce.Write(
 		zap.String("request_id", sc.RequestID),
 		zap.String("method", r.Method),
@@ -126,6 +129,7 @@ func (s *Server) logAccess(c echo.Context, sc *scope.Scope, status int, d time.D
 		zap.Int64("bytes", res.Size),
 		zap.String("client_ip", sc.ClientIP.String()),
 		zap.String("route", sc.Route),
+		zap.String("upstream", sc.Upstream),
 		zap.String("user_id", userID),
 		zap.String("decision", sc.Decision),
 		zap.String("rule", sc.Rule),

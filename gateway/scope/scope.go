@@ -50,6 +50,11 @@ type Scope struct {
 	// Route names what answered: an auth endpoint, "proxy:<upstream>",
 	// "health"... It is a bounded label, never a raw path.
 	Route string
+	// Upstream is the configured name of the upstream whose prefix the
+	// path matched, set as soon as the request is routed to it: also when
+	// the policy then refuses it (Decision says whether it went on). ""
+	// for the gateway's own answers.
+	Upstream string
 	// Decision is "allow" or "deny" once the policy has decided; Rule is
 	// the policy line that decided.
 	Decision string
