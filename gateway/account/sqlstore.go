@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -250,8 +251,12 @@ func (s *SQLStore) List(ctx context.Context, q Query) ([]User, string, error) {
 	var args []any
 	if q.EmailPrefix != "" {
 		prefix := strings.TrimSpace(q.EmailPrefix)
-		if !utf8.ValidString(prefix) {
-			return []User{}, "", nil // no stored email can start with it
+		// No stored email can start with invalid UTF-8 or a control
+		// character (NormalizeEmail refuses both), and PostgreSQL would
+		// refuse a NUL in the parameter: a store error for what is only
+		// a search that matches nobody.
+		if !utf8.ValidString(prefix) || strings.ContainsFunc(prefix, unicode.IsControl) {
+			return []User{}, "", nil
 		}
 		prefix = strings.ToLower(norm.NFKC.String(prefix))
 		// A range on the unique email index: byte order is code point

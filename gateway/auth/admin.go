@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -73,6 +75,11 @@ func adminView(u account.User) adminUserJSON {
 
 func (a *Admin) list(c echo.Context) error {
 	q := account.Query{EmailPrefix: c.QueryParam("q"), Cursor: c.QueryParam("cursor")}
+	// No email holds a control character; ?q=%00 is malformed, not a
+	// search (and PostgreSQL would refuse the NUL).
+	if strings.ContainsFunc(q.EmailPrefix, unicode.IsControl) {
+		return validation(map[string]string{"q": "must not contain control characters"})
+	}
 	if l := c.QueryParam("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > account.MaxListLimit {
@@ -137,8 +144,10 @@ func (a *Admin) patch(c echo.Context) error {
 		return err
 	}
 	ctx, id, actor := c.Request().Context(), c.Param("id"), a.actor(c)
-	if req.Name != nil && len(*req.Name) > maxNameLen {
-		return validation(map[string]string{"name": "is too long"})
+	if req.Name != nil {
+		if msg := nameMessage(*req.Name); msg != "" {
+			return validation(map[string]string{"name": msg})
+		}
 	}
 	u, err := a.svc.Users.ByID(ctx, id)
 	if err != nil {
@@ -209,8 +218,8 @@ func (s *Service) CreateUser(ctx context.Context, actorID, email, pw, name strin
 	if err != nil {
 		return account.User{}, validation(map[string]string{"email": emailMessage(err)})
 	}
-	if len(name) > maxNameLen {
-		return account.User{}, validation(map[string]string{"name": "is too long"})
+	if msg := nameMessage(name); msg != "" {
+		return account.User{}, validation(map[string]string{"name": msg})
 	}
 	if roles == nil {
 		roles = s.settings.DefaultRoles

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/account"
+	"github.com/authgate/gateway/gateway/database"
 	"github.com/authgate/gateway/gateway/mail"
 	"github.com/authgate/gateway/gateway/password"
 	"github.com/authgate/gateway/gateway/problem"
@@ -26,25 +28,69 @@ import (
 
 const resetPublicURL = "https://gw.example.com"
 
-// resetEnv is a Service on real stores (SQLite, SQL sessions) whose mail
-// goes over SMTP to an in-process server.
+// resetEnv is a Service on real stores whose mail goes over SMTP to an
+// in-process server: SQLite with SQL sessions (newResetEnv), or PostgreSQL
+// with Redis sessions (newBackendEnv), the two deployments of the README.
 type resetEnv struct {
 	svc   *Service
 	users *account.SQLStore
 	view  *session.View
 	smtp  *mailtest.Server
 	logs  *observer.ObservedLogs
+	// sessOpts are the session lifetimes; redisPrefix is the key prefix of
+	// the postgres+redis backend ("" on sqlite+sql), for stores that tests
+	// point at an unreachable Redis (see redisDown).
+	sessOpts    session.Options
+	redisPrefix string
 	// clock is what svc.now returns when set (zero: the real time).
 	mu    sync.Mutex
 	clock time.Time
 }
 
+// The backends of newBackendEnv.
+const (
+	backendSQLite   = "sqlite+sql"
+	backendPostgres = "postgres+redis"
+)
+
+var allBackends = []string{backendSQLite, backendPostgres}
+
 func newResetEnv(t *testing.T, opts ...mailtest.Option) *resetEnv {
 	t.Helper()
-	db := testenv.SQLite(t)
-	sessions, err := session.NewSQLStore(db, session.Options{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
+	return newBackendEnv(t, backendSQLite, opts...)
+}
+
+// newBackendEnv is a resetEnv on backend. postgres+redis needs the test
+// servers (testenv.PostgresURL, testenv.RedisAddr).
+func newBackendEnv(t *testing.T, backend string, opts ...mailtest.Option) *resetEnv {
+	t.Helper()
+	sessOpts := session.Options{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour}
+	var (
+		db          *database.DB
+		sessions    session.Store
+		feed        session.Feed
+		redisPrefix string
+		err         error
+	)
+	switch backend {
+	case backendSQLite:
+		db = testenv.SQLite(t)
+		if sessions, err = session.NewSQLStore(db, sessOpts); err != nil {
+			t.Fatal(err)
+		}
+		feed = session.NewSQLFeed(db, session.FeedOptions{})
+	case backendPostgres:
+		db = testenv.OpenMigrated(t, testenv.PostgresURL(t))
+		var addr string
+		addr, redisPrefix = testenv.RedisAddr(t)
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rdb.Close() })
+		if sessions, err = session.NewRedisStore(rdb, redisPrefix, sessOpts); err != nil {
+			t.Fatal(err)
+		}
+		feed = session.NewRedisFeed(rdb, redisPrefix, session.FeedOptions{})
+	default:
+		t.Fatalf("unknown backend %q", backend)
 	}
 	issuer, verifier := hmacTokens(t, time.Minute)
 	pwcfg := config.Default().Passwords
@@ -65,7 +111,7 @@ func newResetEnv(t *testing.T, opts ...mailtest.Option) *resetEnv {
 	core, logs := observer.New(zapcore.DebugLevel)
 	users := account.NewSQLStore(db)
 	svc, err := NewService(Deps{
-		Users: users, Sessions: sessions, Feed: session.NewSQLFeed(db, session.FeedOptions{}), View: view,
+		Users: users, Sessions: sessions, Feed: feed, View: view,
 		Issuer: issuer, Verifier: verifier, Hasher: hasher, Rules: password.NewRules(pwcfg),
 		Audit: zap.New(core).Named("audit"), Logger: zap.New(core).Named("auth"),
 		Resets: account.NewResetStore(db), Mailer: mailer,
@@ -74,7 +120,7 @@ func newResetEnv(t *testing.T, opts ...mailtest.Option) *resetEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	e := &resetEnv{svc: svc, users: users, view: view, smtp: srv, logs: logs}
+	e := &resetEnv{svc: svc, users: users, view: view, smtp: srv, logs: logs, sessOpts: sessOpts, redisPrefix: redisPrefix}
 	svc.now = func() time.Time {
 		e.mu.Lock()
 		defer e.mu.Unlock()

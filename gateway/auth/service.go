@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -204,8 +206,8 @@ func (s *Service) Register(ctx context.Context, email, pw, name string, c Client
 	if err != nil {
 		fields["email"] = emailMessage(err)
 	}
-	if len(name) > maxNameLen {
-		fields["name"] = fmt.Sprintf("must be at most %d characters", maxNameLen)
+	if msg := nameMessage(name); msg != "" {
+		fields["name"] = msg
 	}
 	if err := s.Rules.Check(pw, norm); err != nil {
 		var re *password.RuleError
@@ -584,8 +586,10 @@ func (s *Service) Me(ctx context.Context, userID string) (account.User, error) {
 func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *string) (account.User, error) {
 	fields := map[string]string{}
 	p := account.Patch{Name: name}
-	if name != nil && len(*name) > maxNameLen {
-		fields["name"] = fmt.Sprintf("must be at most %d characters", maxNameLen)
+	if name != nil {
+		if msg := nameMessage(*name); msg != "" {
+			fields["name"] = msg
+		}
 	}
 	if email != nil {
 		norm, err := account.NormalizeEmail(*email)
@@ -736,8 +740,41 @@ func (s *Service) audit(event, result string, fields ...zap.Field) {
 	}
 }
 
-// maxNameLen bounds display names.
+// maxNameLen bounds display names, in bytes.
 const maxNameLen = 200
+
+// nameMessage returns why name cannot be a display name, or "" when it can.
+// Every path that stores a name checks it first (registration, PATCH
+// /auth/me, the admin API and CLI), before any password is hashed. A name
+// is one line of text, shown on pages, in lists and in the identity an
+// administrator reads, so it is refused with:
+//   - invalid UTF-8, and control characters (C0, DEL, C1): PostgreSQL
+//     refuses both in TEXT (a NUL came back as 503 "the user database is
+//     unavailable" and counted as a store error, while SQLite stored it);
+//     the hosted forms refuse NUL in any field already;
+//   - line and paragraph separators (U+2028, U+2029): line breaks by
+//     another name;
+//   - the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+//     U+2066-U+2069), which reorder the text displayed after them
+//     ("Trojan Source", CVE-2021-42574). The marks LRM, RLM and ALM, and
+//     joiners such as the ZWJ of emoji sequences, are text and pass.
+func nameMessage(name string) string {
+	if len(name) > maxNameLen {
+		return fmt.Sprintf("must be at most %d characters", maxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return "must be valid UTF-8 text"
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+			return "must not contain control characters or line breaks"
+		case '\u202A' <= r && r <= '\u202E', '\u2066' <= r && r <= '\u2069':
+			return "must not contain bidirectional override characters"
+		}
+	}
+	return ""
+}
 
 func validation(fields map[string]string) error {
 	return &problem.Problem{Status: http.StatusBadRequest, Code: problem.ValidationFailed,

@@ -581,4 +581,12 @@ func testListLimits(t *testing.T, s Store) {
 	if page, next, err := s.List(c, account.Query{EmailPrefix: "nobody"}); err != nil || len(page) != 0 || next != "" || page == nil {
 		t.Errorf("empty result: %#v, %q, %v; want an empty non-nil page", page, next, err)
 	}
+	// No stored email holds a control character, so no email starts with
+	// such a prefix; PostgreSQL refuses a NUL in a query parameter, which
+	// must not become a store error.
+	for _, prefix := range []string{"\x00", "u0\x00", "u\x01", "u0\u0085x", "u\x7f", "\xff"} {
+		if page, next, err := s.List(c, account.Query{EmailPrefix: prefix}); err != nil || len(page) != 0 || next != "" || page == nil {
+			t.Errorf("prefix %q: %d users, next %q, %v; want an empty non-nil page", prefix, len(page), next, err)
+		}
+	}
 }
