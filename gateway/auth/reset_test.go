@@ -42,6 +42,8 @@ type resetEnv struct {
 	// point at an unreachable Redis (see redisDown).
 	sessOpts    session.Options
 	redisPrefix string
+	db          *database.DB
+	rdb         *redis.Client // nil on sqlite+sql
 	// clock is what svc.now returns when set (zero: the real time).
 	mu    sync.Mutex
 	clock time.Time
@@ -67,6 +69,7 @@ func newBackendEnv(t *testing.T, backend string, opts ...mailtest.Option) *reset
 	sessOpts := session.Options{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour}
 	var (
 		db          *database.DB
+		rdb         *redis.Client
 		sessions    session.Store
 		feed        session.Feed
 		redisPrefix string
@@ -83,7 +86,7 @@ func newBackendEnv(t *testing.T, backend string, opts ...mailtest.Option) *reset
 		db = testenv.OpenMigrated(t, testenv.PostgresURL(t))
 		var addr string
 		addr, redisPrefix = testenv.RedisAddr(t)
-		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		rdb = redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { rdb.Close() })
 		if sessions, err = session.NewRedisStore(rdb, redisPrefix, sessOpts); err != nil {
 			t.Fatal(err)
@@ -120,7 +123,8 @@ func newBackendEnv(t *testing.T, backend string, opts ...mailtest.Option) *reset
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	e := &resetEnv{svc: svc, users: users, view: view, smtp: srv, logs: logs, sessOpts: sessOpts, redisPrefix: redisPrefix}
+	e := &resetEnv{svc: svc, users: users, view: view, smtp: srv, logs: logs, sessOpts: sessOpts,
+		redisPrefix: redisPrefix, db: db, rdb: rdb}
 	svc.now = func() time.Time {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -130,6 +134,22 @@ func newBackendEnv(t *testing.T, backend string, opts ...mailtest.Option) *reset
 		return e.clock
 	}
 	return e
+}
+
+// useSessions replaces the session store by one with the lifetimes o, on
+// the same backend and data.
+func (e *resetEnv) useSessions(t *testing.T, o session.Options) {
+	t.Helper()
+	var err error
+	if e.rdb != nil {
+		e.svc.Sessions, err = session.NewRedisStore(e.rdb, e.redisPrefix, o)
+	} else {
+		e.svc.Sessions, err = session.NewSQLStore(e.db, o)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sessOpts = o
 }
 
 func (e *resetEnv) setClock(t time.Time) {

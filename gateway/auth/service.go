@@ -477,10 +477,18 @@ func (s *Service) reused(ctx context.Context, sess *session.Session, c Client) {
 }
 
 // issue signs the access token of a session, with the user's security
-// stamp.
+// stamp. The token expires with the session if that comes first (the
+// earlier of its idle and absolute expiry): ending every session of a user
+// (logout everywhere, a password change or reset, disabling) revokes only
+// the sessions that are still live, so a token that outlived its session
+// would stay good to its own exp whatever the user did (an access_ttl of
+// 60 s with a refresh_max_ttl of 5 s gave a token issued at 3 s a minute
+// past its session). expires_in and the access cookie's Max-Age follow
+// the exp returned here.
 func (s *Service) issue(u account.User, sess *session.Session, refresh string, stamp int64) (*Pair, error) {
 	at, exp, err := s.Issuer.IssueAccess(token.AccessClaims{
 		Subject: u.ID, SessionID: sess.ID, Email: u.Email, Roles: u.Roles, Stamp: stamp,
+		ExpiresAt: sess.ExpiresAt(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: signing access token: %w", err)

@@ -116,8 +116,11 @@ type AccessClaims struct {
 	// Set by IssueAccess, ignored in its input.
 
 	// ID is the token's unique id (jti).
-	ID        string
-	IssuedAt  time.Time
+	ID       string
+	IssuedAt time.Time
+	// ExpiresAt is the token's exp. In IssueAccess's input, when not
+	// zero, it is the latest the token may expire (its session's end):
+	// see IssueAccess.
 	ExpiresAt time.Time
 }
 
@@ -186,12 +189,20 @@ func NewIssuer(ks *KeySet, o Options) (*Issuer, error) {
 // algorithm; claims iss, aud, sub, exp, iat, jti (128 random bits), sid,
 // roles, email, and stamp unless 0. Subject and SessionID must not be empty:
 // without a sid a token could not be revoked with its session.
+//
+// The token lives AccessTTL, or less when c.ExpiresAt is set and earlier:
+// exp is then c.ExpiresAt rounded down to a second, so that a token never
+// outlives the session it belongs to (a session that has ended is no
+// longer found, hence no longer revoked, by "end every session").
 func (i *Issuer) IssueAccess(c AccessClaims) (token string, expiresAt time.Time, err error) {
 	if c.Subject == "" || c.SessionID == "" {
 		return "", time.Time{}, errors.New("token: an access token needs a subject and a session id")
 	}
 	iat := i.now().Truncate(time.Second) // NumericDate has whole seconds
 	exp := iat.Add(i.ttl)
+	if limit := c.ExpiresAt.Truncate(time.Second); !c.ExpiresAt.IsZero() && limit.Before(exp) {
+		exp = limit
+	}
 	claims := &accessWire{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.issuer,

@@ -88,6 +88,54 @@ func TestIssueAccessNeedsSubjectAndSession(t *testing.T) {
 	}
 }
 
+// TestIssueAccessCappedByExpiresAt: an ExpiresAt in IssueAccess's input
+// is the latest the token may expire (its session's end): the token
+// expires at the earlier of that, rounded down to a second, and iat +
+// AccessTTL, and the verifier refuses it once that has passed. Before,
+// ExpiresAt was ignored and every token lived a full AccessTTL.
+func TestIssueAccessCappedByExpiresAt(t *testing.T) {
+	clock := newFakeClock() // a whole second
+	now := clock.Now()
+	for _, tc := range []struct {
+		name    string
+		limit   time.Time
+		wantExp time.Time
+	}{
+		{"no limit", time.Time{}, now.Add(15 * time.Minute)},
+		{"limit after the lifetime", now.Add(time.Hour), now.Add(15 * time.Minute)},
+		{"limit at the lifetime", now.Add(15 * time.Minute), now.Add(15 * time.Minute)},
+		{"limit within the lifetime", now.Add(2 * time.Second), now.Add(2 * time.Second)},
+		{"limit between seconds: rounded down", now.Add(2*time.Second + 999*time.Millisecond), now.Add(2 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			o := testOptions(clock)
+			o.Leeway = time.Second
+			iss, ver := newPair(t, newTestSet(t, EdDSA), o)
+			in := accessFor(testIdentity())
+			in.ExpiresAt = tc.limit
+			tok, exp, err := iss.IssueAccess(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !exp.Equal(tc.wantExp) {
+				t.Errorf("expiresAt = %v, want %v", exp, tc.wantExp)
+			}
+			c, err := ver.Verify(tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if !c.ExpiresAt.Equal(exp) {
+				t.Errorf("exp claim %v, IssueAccess said %v", c.ExpiresAt, exp)
+			}
+			clock.Advance(tc.wantExp.Sub(now) + 2*time.Second) // past exp and the leeway
+			if _, err := ver.Verify(tok); !errors.Is(err, ErrTokenExpired) {
+				t.Errorf("Verify after exp: %v, want ErrTokenExpired", err)
+			}
+		})
+	}
+}
+
 func TestIssueAccessZeroValues(t *testing.T) {
 	clock := newFakeClock()
 	iss, ver := newPair(t, newTestSet(t, EdDSA), testOptions(clock))
