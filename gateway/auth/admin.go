@@ -166,7 +166,11 @@ func (a *Admin) patch(c echo.Context) error {
 		}
 		a.svc.audit("admin_update_user", "success", zap.String("actor_id", actor), zap.String("user_id", id))
 	}
-	if req.Disabled != nil && *req.Disabled != u.Disabled {
+	// Asked to disable, the sessions end and the stamp moves even when
+	// the user is disabled already: a previous request may have written
+	// the row and then failed (503) to end them, and this retry must
+	// finish it. SetDisabled is idempotent.
+	if req.Disabled != nil && (*req.Disabled || u.Disabled) {
 		if u, err = a.svc.SetDisabled(ctx, actor, id, *req.Disabled); err != nil {
 			return err
 		}

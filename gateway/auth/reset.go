@@ -241,6 +241,22 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 	if err != nil {
 		return s.unavailable("password hashing", err)
 	}
+	// As "log out everywhere", and the stamp too: every access token of
+	// the user stops, here at once and on the other replicas through the
+	// feed. Before the token is used up: the session store (Redis) and
+	// the database fail independently, and ending the sessions after the
+	// commit answered 503 with the password set, the token spent (the
+	// retry got invalid_token) and the old sessions alive. In this order
+	// a 503 has at most ended the sessions (fail closed, and only the
+	// holder of a valid token could), and the retry with the same token
+	// finishes. Like a password change, a login that checked the old
+	// password meanwhile may keep its session.
+	if err := s.endUserSessions(ctx, u.ID, ""); err != nil {
+		return err
+	}
+	if err := s.bumpStamp(ctx, u.ID); err != nil {
+		return err
+	}
 	// The check above was a read: the token may have been used, or the
 	// password changed, since. ConsumeReset decides, atomically.
 	userID, err = s.Resets.ConsumeReset(ctx, hash, newHash, s.now())
@@ -249,15 +265,6 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 		return invalid()
 	case err != nil:
 		return s.unavailable(whatUsers, err)
-	}
-	// As "log out everywhere", and the stamp too: every access token of
-	// the user stops, here at once and on the other replicas through the
-	// feed.
-	if err := s.endUserSessions(ctx, userID, ""); err != nil {
-		return err
-	}
-	if err := s.bumpStamp(ctx, userID); err != nil {
-		return err
 	}
 	s.audit(event, "success", zap.String("user_id", userID), zap.String("ip", c.IP))
 	return nil

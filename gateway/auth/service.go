@@ -538,6 +538,17 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 
 // ChangePassword checks the current password, stores the new one and ends
 // the user's other sessions.
+//
+// The other sessions end first, then the password is stored. The session
+// store (Redis) and the user database fail independently; in the other
+// order a failure to end the sessions answered 503 with the password
+// already changed and the sessions (of whoever knew the old password)
+// alive, and the client's retry was refused because its current password
+// was no longer right. In this order a 503 has changed nothing or only
+// ended the other sessions (fail closed: they log in again), and the retry
+// finishes. As before, a login that checked the old password while the
+// change ran may keep the session it creates after the revocation (see
+// session.Store.RevokeUser).
 func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current, next string) error {
 	if err := s.Rules.CheckMax(current); err != nil {
 		return validation(map[string]string{"current_password": ruleMessage(err)})
@@ -567,11 +578,11 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	if err != nil {
 		return s.unavailable("password hashing", err)
 	}
-	if err := s.Users.SetPasswordHash(ctx, userID, hash); err != nil {
-		return s.unavailable(whatUsers, err)
-	}
 	if err := s.endUserSessions(ctx, userID, sessionID); err != nil {
 		return err
+	}
+	if err := s.Users.SetPasswordHash(ctx, userID, hash); err != nil {
+		return s.unavailable(whatUsers, err)
 	}
 	s.audit("password_change", "success", zap.String("user_id", userID), zap.String("session_id", sessionID))
 	return nil
@@ -654,6 +665,14 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 
 // SetDisabled disables or enables an account. Disabling ends every session
 // and makes every access token of the user stale on every replica.
+//
+// Disabling writes the row first and enforces it after: enforced before,
+// a login or refresh in between would still read an enabled user and
+// issue a token, in a new session or under the new stamp. So when the
+// session store fails after the write, the 503 leaves a disabled user
+// whose tokens still work: the caller's retry must run this again, and it
+// does all of it even when the user is disabled already (idempotent). The
+// admin API and the CLI call it for every request to disable.
 func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) (account.User, error) {
 	u, err := s.Users.Update(ctx, userID, account.Patch{Disabled: &disabled})
 	if err != nil {
@@ -673,7 +692,9 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disab
 
 // SetRoles replaces a user's roles. Access tokens carrying the old roles
 // become stale on every replica: the next request refreshes and sees the new
-// ones.
+// ones. The stamp is bumped after the roles are written, and always, also
+// when they were already the ones given: a retry after a 503 from the
+// session store finishes the change (see SetDisabled).
 func (s *Service) SetRoles(ctx context.Context, actorID, userID string, roles []string) (account.User, error) {
 	u, err := s.Users.Update(ctx, userID, account.Patch{Roles: &roles})
 	if err != nil {
