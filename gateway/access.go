@@ -124,7 +124,7 @@ func (s *Server) admit(c echo.Context, path string) (bool, error) {
 			// forged): a 401 must carry a challenge (RFC 9110 section
 			// 15.5.2), and a browser is sent to log in again.
 			sc.Decision = "deny"
-			return false, s.challenge(c, p, `Bearer realm="gateway", error="invalid_token"`)
+			return false, s.challenge(c, p, problem.ChallengeInvalidToken)
 		}
 		return false, err
 	}
@@ -148,7 +148,7 @@ func (s *Server) deny(c echo.Context, id *scope.Identity) error {
 		return problem.New(http.StatusForbidden, problem.Forbidden, "you are not allowed to access this resource")
 	}
 	return s.challenge(c, problem.New(http.StatusUnauthorized, problem.Unauthenticated, "authentication required"),
-		`Bearer realm="gateway"`)
+		problem.ChallengeBearer)
 }
 
 // challenge asks for (valid) credentials: a browser page load is sent to the

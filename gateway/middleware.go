@@ -243,8 +243,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.Error("request failed", zap.String("request_id", c.Response().Header().Get(s.cfg.Headers.RequestID)), zap.Error(err))
 	}
 	if c.Request().Method == http.MethodHead {
-		c.Response().Header().Set("Content-Type", problem.ContentType)
-		c.Response().WriteHeader(p.Status)
+		problem.WriteHead(c.Response(), p)
 		return
 	}
 	problem.Write(c.Response(), p)

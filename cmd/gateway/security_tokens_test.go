@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,54 @@ func TestSecurityTokens(t *testing.T) {
 		}
 		e.mustNotReach(t, "revoked-item")
 	})
+}
+
+// TestSecurityChallenges checks that every 401 the gateway writes carries a
+// Bearer challenge, not only those of protected resources: RFC 9110 section
+// 15.5.2 requires WWW-Authenticate on every 401, and the OpenAPI document's
+// Unauthorized answer lists it. A refused token gets error="invalid_token"
+// (RFC 6750 section 3.1); a missing one or a wrong password the bare
+// challenge.
+func TestSecurityChallenges(t *testing.T) {
+	t.Parallel()
+	d := newDeployment(t, backendSQLite)
+	in := d.start(t, nil)
+	u := in.register(t, "challenged")
+	wrong := "Wr0ng-" + randomHex(t, 6) + "-password"
+	d.secret(wrong)
+	const bare, invalid = `Bearer realm="gateway"`, `Bearer realm="gateway", error="invalid_token"`
+	cases := []struct {
+		name      string
+		req       request
+		code      string // problem code; "" for a page
+		challenge string
+	}{
+		{"login with a wrong password", request{method: http.MethodPost, path: "/auth/login",
+			json: map[string]any{"email": u.Email, "password": wrong}}, "invalid_credentials", bare},
+		{"login form with a wrong password", request{method: http.MethodPost, path: "/auth/login",
+			contentType: "application/x-www-form-urlencoded", body: "email=" + url.QueryEscape(u.Email) + "&password=" + url.QueryEscape(wrong)}, "", bare},
+		{"refresh without a token", request{method: http.MethodPost, path: "/auth/refresh"}, "unauthenticated", bare},
+		{"refresh with an invalid token", request{method: http.MethodPost, path: "/auth/refresh",
+			json: map[string]any{"refresh_token": "nope"}}, "invalid_token", invalid},
+		{"refresh with an invalid cookie", request{method: http.MethodPost, path: "/auth/refresh",
+			cookies: []*http.Cookie{{Name: in.cfg.Cookies.RefreshName, Value: "nope"}}}, "invalid_token", invalid},
+		{"logout with an invalid refresh token", request{method: http.MethodPost, path: "/auth/logout",
+			json: map[string]any{"refresh_token": "nope"}}, "invalid_token", invalid},
+		{"logout without credentials", request{method: http.MethodPost, path: "/auth/logout"}, "unauthenticated", bare},
+		{"me without credentials", request{method: http.MethodGet, path: "/auth/me"}, "unauthenticated", bare},
+		{"me with an invalid token", request{method: http.MethodGet, path: "/auth/me", bearer: "nope"}, "invalid_token", invalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := in.send(t, tc.req)
+			if tc.code != "" {
+				r.wantProblem(t, http.StatusUnauthorized, tc.code)
+			} else {
+				r.wantStatus(t, http.StatusUnauthorized)
+			}
+			if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != tc.challenge {
+				t.Errorf("WWW-Authenticate %q, want [%q]", got, tc.challenge)
+			}
+		})
+	}
 }

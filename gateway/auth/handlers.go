@@ -369,17 +369,15 @@ func (h *Handlers) jwksDocument(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/json", h.jwks)
 }
 
-// identity authenticates an /auth request that needs a logged-in user.
+// identity authenticates an /auth request that needs a logged-in user. A
+// 401 gets its challenge where every problem is written
+// (problem.SetChallenge).
 func (h *Handlers) identity(c echo.Context) (*scope.Identity, error) {
 	id, err := h.authn.Authenticate(c.Response(), c.Request())
 	if err != nil {
-		if p := problem.As(err); p != nil && p.Status == http.StatusUnauthorized {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gateway", error="invalid_token"`)
-		}
 		return nil, err
 	}
 	if id == nil {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
 		return nil, problem.New(http.StatusUnauthorized, problem.Unauthenticated, "authentication required")
 	}
 	if sc := scope.Of(c.Request()); sc != nil {

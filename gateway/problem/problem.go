@@ -94,10 +94,39 @@ type document struct {
 	Errors map[string]string `json:"errors,omitempty"`
 }
 
-// Write sends p as the response. It must be called before anything else was
-// written.
-func Write(w http.ResponseWriter, p *Problem) {
-	h := w.Header()
+// Bearer challenges (RFC 6750 section 3): the gateway accepts Bearer access
+// tokens (or its cookies, which carry the same tokens) and nothing else.
+const (
+	// ChallengeBearer asks for credentials where none were presented, or
+	// where what was presented is not a token (a wrong password): RFC 6750
+	// section 3.1 says such an answer should carry no error code.
+	ChallengeBearer = `Bearer realm="gateway"`
+	// ChallengeInvalidToken says that the token presented is expired,
+	// revoked, malformed or otherwise invalid: the client may get a new
+	// one and retry (RFC 6750 section 3.1).
+	ChallengeInvalidToken = `Bearer realm="gateway", error="invalid_token"`
+)
+
+// SetChallenge gives the answer p its WWW-Authenticate header when p is a
+// 401: RFC 9110 section 15.5.2 requires a challenge on every 401, and
+// clients (fetch wrappers, OAuth libraries) branch on it. A token refused
+// as invalid or expired gets error="invalid_token"; any other 401 the bare
+// challenge. A value already set is kept: the code that set it knew the
+// request better.
+func SetChallenge(h http.Header, p *Problem) {
+	if p.Status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "" {
+		return
+	}
+	switch p.Code {
+	case InvalidToken, TokenExpired:
+		h.Set("WWW-Authenticate", ChallengeInvalidToken)
+	default:
+		h.Set("WWW-Authenticate", ChallengeBearer)
+	}
+}
+
+// setHeader sets the header fields of the answer p.
+func setHeader(h http.Header, p *Problem) {
 	h.Set("Content-Type", ContentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -105,6 +134,14 @@ func Write(w http.ResponseWriter, p *Problem) {
 		secs := int64((p.RetryAfter + time.Second - 1) / time.Second)
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
+	SetChallenge(h, p)
+}
+
+// Write sends p as the response. It must be called before anything else was
+// written.
+func Write(w http.ResponseWriter, p *Problem) {
+	h := w.Header()
+	setHeader(h, p)
 	body, _ := json.Marshal(document{
 		// about:blank tells clients that the title is the status text and
 		// the code carries the meaning (RFC 9457 section 4.2.1).
@@ -118,4 +155,11 @@ func Write(w http.ResponseWriter, p *Problem) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(body)
+}
+
+// WriteHead sends p without a body, as the answer to a HEAD request: the
+// status and header fields Write would send (RFC 9110 section 9.3.2).
+func WriteHead(w http.ResponseWriter, p *Problem) {
+	setHeader(w.Header(), p)
+	w.WriteHeader(p.Status)
 }

@@ -213,7 +213,13 @@ func (p *Pages) render(c echo.Context, status int, name string, v *view) error {
 	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		return problem.Wrap(http.StatusInternalServerError, problem.Internal, "internal error", fmt.Errorf("ui: rendering %s: %w", name, err))
 	}
-	setPageHeaders(c.Response().Header())
+	h := c.Response().Header()
+	setPageHeaders(h)
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		// A 401 page (a wrong password) needs a challenge like every 401
+		// (RFC 9110 section 15.5.2); browsers show no prompt for Bearer.
+		h.Set("WWW-Authenticate", problem.ChallengeBearer)
+	}
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
