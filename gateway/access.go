@@ -163,9 +163,15 @@ func (s *Server) challenge(c echo.Context, p *problem.Problem, wwwAuthenticate s
 }
 
 // isPageLoad reports whether r is a browser navigation rather than an API
-// call: a GET or HEAD that accepts HTML.
+// call: a GET or HEAD that accepts HTML. A request with an Authorization
+// header is an API client's whatever it accepts (browsers never attach one
+// to a navigation by themselves): it gets the 401 and its challenge, which
+// a redirect to a login page would hide from it (SPEC section 6).
 func isPageLoad(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if _, ok := r.Header["Authorization"]; ok {
 		return false
 	}
 	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "" {

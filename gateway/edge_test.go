@@ -432,6 +432,25 @@ func TestDenials(t *testing.T) {
 			wantCode: 303,
 		},
 		{
+			// SPEC 6: a request presenting a Bearer token is an API
+			// client; a redirect would hide the challenge from it.
+			name:   "rejected Bearer token on a request that accepts HTML",
+			authn:  fixedAuthn{err: problem.New(http.StatusUnauthorized, problem.InvalidToken, "the access token is invalid")},
+			method: "GET", header: http.Header{"Accept": {html}, "Authorization": {"Bearer nope"}},
+			wantCode: 401, wantProb: problem.InvalidToken, wantChall: `error="invalid_token"`,
+		},
+		{
+			name:   "rejected Bearer token on a navigation by Sec-Fetch-Dest",
+			authn:  fixedAuthn{err: problem.New(http.StatusUnauthorized, problem.TokenExpired, "the access token has expired")},
+			method: "GET", header: http.Header{"Accept": {html}, "Sec-Fetch-Dest": {"document"}, "Authorization": {"Bearer old"}},
+			wantCode: 401, wantProb: problem.TokenExpired, wantChall: `error="invalid_token"`,
+		},
+		{
+			name: "anonymous request with an Authorization header that accepts HTML", authn: Anonymous{}, method: "GET",
+			header:   http.Header{"Accept": {html}, "Authorization": {"Bearer x"}},
+			wantCode: 401, wantProb: problem.Unauthenticated, wantChall: "Bearer",
+		},
+		{
 			name:   "authenticator failure is a 500 that says nothing",
 			authn:  fixedAuthn{err: errors.New("session store: password=hunter2 refused")},
 			method: "GET", header: http.Header{"Accept": {"application/json"}},

@@ -189,6 +189,14 @@ func TestSecurityChallenges(t *testing.T) {
 		{"logout without credentials", request{method: http.MethodPost, path: "/auth/logout"}, "unauthenticated", bare},
 		{"me without credentials", request{method: http.MethodGet, path: "/auth/me"}, "unauthenticated", bare},
 		{"me with an invalid token", request{method: http.MethodGet, path: "/auth/me", bearer: "nope"}, "invalid_token", invalid},
+		// SPEC 6: a request presenting a Bearer token is an API client,
+		// even one that accepts HTML: 401, not 303 to the login page.
+		{"page load with an invalid Bearer token", request{method: http.MethodGet, path: "/app/page", bearer: "nope",
+			header: http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}}, "invalid_token", invalid},
+		{"navigation with Basic credentials", request{method: http.MethodGet, path: "/app/page",
+			header: http.Header{"Accept": {"text/html"}, "Sec-Fetch-Dest": {"document"}, "Authorization": {"Basic ZXZpbDpldmls"}}}, "invalid_token", invalid},
+		{"admin page load with an invalid Bearer token", request{method: http.MethodGet, path: "/auth/admin/users", bearer: "nope",
+			header: http.Header{"Accept": {"text/html"}}}, "invalid_token", invalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
