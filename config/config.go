@@ -301,6 +301,7 @@ type Log struct {
 // CORS lists the other origins allowed to call the /auth API with credentials.
 type CORS struct {
 	// AllowedOrigins are scheme://host[:port]; empty means same-origin only.
+	// Use them through Origins, which writes them as browsers send them.
 	AllowedOrigins []string `mapstructure:"allowed_origins"`
 }
 

@@ -108,7 +108,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	wsOrigins := http.NewCrossOriginProtection()
-	for _, o := range cfg.CORS.AllowedOrigins {
+	for _, o := range cfg.CORS.Origins() {
 		if err := wsOrigins.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("gateway: cors.allowed_origins %q: %w", o, err)
 		}

@@ -71,7 +71,7 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		signer = asserter
 	}
 
-	authn, err := auth.NewAuthenticator(c.auth, cfg.Cookies, cfg.CORS.AllowedOrigins)
+	authn, err := auth.NewAuthenticator(c.auth, cfg.Cookies, cfg.CORS.Origins())
 	if err != nil {
 		return a, err
 	}
@@ -117,7 +117,7 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		Metrics:       metrics,
 		Streams:       streamGuard,
 		Routes: func(e *echo.Echo) {
-			e.Use(auth.CORS(cfg.CORS.AllowedOrigins))
+			e.Use(auth.CORS(cfg.CORS.Origins()))
 			handlers.Register(e)
 			pages.Routes(e)
 			admin.Register(e)
