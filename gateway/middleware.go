@@ -161,19 +161,25 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return problem.Wrap(http.StatusBadRequest, problem.BadRequest, "invalid request path: "+err.Error(), err)
 		}
-		if isAdminPath(path) {
-			// User administration is decided by the policy like any
-			// proxied path (SPEC section 4: "decided by policy.csv").
-			scope.Of(r).Route = "auth:admin"
-			setOwnSecurityHeaders(c.Response().Header())
-			if ok, err := s.admit(c, path); !ok {
-				return err
-			}
-			return next(c)
-		}
 		if ownPath(path) {
 			setOwnSecurityHeaders(c.Response().Header())
-			return next(c)
+			h := next
+			if isAdminPath(path) {
+				// User administration is decided by the policy like any
+				// proxied path (SPEC section 4: "decided by policy.csv").
+				scope.Of(r).Route = "auth:admin"
+				h = s.admitted(path, next)
+			}
+			// CORS wraps authorization too: a preflight carries no
+			// credentials, so one from a listed origin to /auth/admin
+			// must be answered before the policy asks for them, and a
+			// 401 or 403 must carry the CORS headers for the page to
+			// read it. It answers preflights only; every other request
+			// still goes through h.
+			if s.cors != nil {
+				h = s.cors(h)
+			}
+			return h(c)
 		}
 		sc := scope.Of(r)
 		rt := s.proxy.Match(path)
@@ -182,6 +188,17 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem.New(http.StatusNotFound, problem.NotFound, "no upstream serves this path")
 		}
 		return s.proxied(c, rt, path)
+	}
+}
+
+// admitted returns next behind admit: it runs only for requests the policy
+// allows on path.
+func (s *Server) admitted(path string, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if ok, err := s.admit(c, path); !ok {
+			return err
+		}
+		return next(c)
 	}
 }
 

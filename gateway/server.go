@@ -7,8 +7,9 @@
 //	recover  a panic becomes a logged 500 (inside edge, so it is logged)
 //	guard    431 oversized head, 405 TRACE/CONNECT, 400 ambiguous path;
 //	         then the gateway's own endpoints (/auth, /healthz, /readyz,
-//	         /.well-known/jwks.json) go to the router, and everything else
-//	         is authenticated, authorized and proxied
+//	         /.well-known/jwks.json) go through CORS (Options.CORS), the
+//	         policy for /auth/admin, and the router; everything else is
+//	         authenticated, authorized and proxied
 //
 // The gateway is deny-by-default once an Authorizer is configured; until
 // then (AllowAll) it forwards every request anonymously.
@@ -48,6 +49,11 @@ type Options struct {
 	// Routes registers the gateway's own endpoints (the /auth API) on the
 	// Echo instance.
 	Routes func(e *echo.Echo)
+	// CORS, if set, wraps every request to the gateway's own endpoints
+	// before anything decides on it, the policy of /auth/admin included
+	// (auth.CORS): it answers CORS preflights and marks the answers,
+	// errors too, for the origins it allows. nil: no CORS.
+	CORS echo.MiddlewareFunc
 	// Metrics records requests, policy decisions and upstream answers, and
 	// is served at /metrics on the admin listener; nil: no metrics.
 	Metrics *observe.Metrics
@@ -72,6 +78,8 @@ type Server struct {
 	// wsOrigins judges the origin of cookie-authenticated WebSocket
 	// handshakes (see crossOriginWebSocket).
 	wsOrigins *http.CrossOriginProtection
+	// cors wraps the gateway's own endpoints (Options.CORS); nil: none.
+	cors echo.MiddlewareFunc
 	// ownRoutes maps the path pattern of each route registered on echo
 	// to its route class ("auth:/auth/login"), for the metrics.
 	ownRoutes map[string]string
@@ -124,6 +132,7 @@ func New(o Options) (*Server, error) {
 		checks:   o.Checks,
 		ready:    newReadinessLog(o.Logger.Named("readiness")),
 		metrics:  o.Metrics,
+		cors:     o.CORS,
 	}
 	s.wsOrigins = wsOrigins
 	if s.access == nil {

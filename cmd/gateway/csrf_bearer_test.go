@@ -121,3 +121,95 @@ func TestCORSNormalisedOrigins(t *testing.T) {
 		t.Errorf("login from the listed origin: CORS headers %v", r.header)
 	}
 }
+
+// A listed origin's page may call the admin API like the rest of /auth: a
+// CORS preflight (which never carries credentials) is answered by the CORS
+// logic before the policy asks for any, and the real request's answers,
+// 401 and 403 included, carry the CORS headers so that the page can read
+// them. The real request is still authorized, and a request that is not a
+// preflight gets no such pass.
+func TestCORSAdminEndpoints(t *testing.T) {
+	const origin = "http://app.example.com"
+	d := newDeployment(t, "sqlite+sql")
+	in := d.start(t, func(c *config.Config) {
+		withPolicy(repoPolicy(t))(c)
+		c.CORS.AllowedOrigins = []string{origin}
+	})
+	admin, adminTk := in.registerAs(t, "cors-admin", []string{"admin"})
+	_, userTk := in.registerAs(t, "cors-user", nil)
+	users := "/auth/admin/users"
+	crossSite := func(extra ...string) http.Header {
+		h := http.Header{"Origin": {origin}, "Sec-Fetch-Site": {"cross-site"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			h.Set(extra[i], extra[i+1])
+		}
+		return h
+	}
+	wantCORS := func(t *testing.T, r *response) {
+		t.Helper()
+		if r.header.Get("Access-Control-Allow-Origin") != origin || r.header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("status %d without the CORS headers of a listed origin: %v", r.status, r.header)
+		}
+	}
+	before := d.up.requestCount()
+
+	for _, pf := range []struct{ path, method string }{
+		{users, http.MethodGet}, {users, http.MethodPost}, {users + "/" + admin.ID, http.MethodPatch},
+		{users + "/" + admin.ID + "/sessions", http.MethodDelete}, {"/auth/admin", http.MethodGet},
+	} {
+		t.Run("preflight "+pf.method+" "+pf.path, func(t *testing.T) {
+			r := in.send(t, request{method: http.MethodOptions, path: pf.path, header: crossSite(
+				"Access-Control-Request-Method", pf.method, "Access-Control-Request-Headers", "authorization, content-type")})
+			r.wantStatus(t, http.StatusNoContent)
+			wantCORS(t, r)
+			if m := r.header.Get("Access-Control-Allow-Methods"); !strings.Contains(m, pf.method) {
+				t.Errorf("Access-Control-Allow-Methods %q, want %s in it", m, pf.method)
+			}
+		})
+	}
+	t.Run("preflight from an unlisted origin", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodOptions, path: users, header: http.Header{
+			"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"GET"}}})
+		if r.status < 400 || r.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("status %d, Access-Control-Allow-Origin %q: want a refusal without CORS headers", r.status, r.header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+	t.Run("OPTIONS that is not a preflight is authorized", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodOptions, path: users, header: crossSite()})
+		r.wantProblem(t, http.StatusUnauthorized, "unauthenticated")
+	})
+	t.Run("anonymous request gets a readable 401", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodGet, path: users, header: crossSite()})
+		r.wantProblem(t, http.StatusUnauthorized, "unauthenticated")
+		wantCORS(t, r)
+		if !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+			t.Errorf("Access-Control-Expose-Headers %q: the page cannot read the challenge", r.header.Get("Access-Control-Expose-Headers"))
+		}
+	})
+	t.Run("invalid token gets a readable 401", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodGet, path: users, bearer: "nope", header: crossSite()})
+		r.wantProblem(t, http.StatusUnauthorized, "invalid_token")
+		wantCORS(t, r)
+	})
+	t.Run("non-admin gets a readable 403", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodGet, path: users, bearer: userTk.Access, header: crossSite()})
+		r.wantProblem(t, http.StatusForbidden, "forbidden")
+		wantCORS(t, r)
+	})
+	t.Run("admin is served", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodGet, path: users, bearer: adminTk.Access, header: crossSite()})
+		r.wantStatus(t, http.StatusOK)
+		wantCORS(t, r)
+	})
+	t.Run("non-admin /auth endpoints unchanged", func(t *testing.T) {
+		r := in.send(t, request{method: http.MethodOptions, path: "/auth/me", header: crossSite("Access-Control-Request-Method", "GET")})
+		r.wantStatus(t, http.StatusNoContent)
+		wantCORS(t, r)
+		r = in.send(t, request{method: http.MethodGet, path: "/auth/me", header: crossSite()})
+		r.wantProblem(t, http.StatusUnauthorized, "unauthenticated")
+		wantCORS(t, r)
+	})
+	if got := d.up.since(before); len(got) != 0 {
+		t.Errorf("the upstream received %v", got)
+	}
+}

@@ -116,8 +116,10 @@ func build(ctx context.Context, cfg *config.Config, log, access *zap.Logger, mig
 		Checks:        checks,
 		Metrics:       metrics,
 		Streams:       streamGuard,
+		// Around the /auth/admin policy check too, so that a listed
+		// origin's preflight to it is answered and its 401/403 readable.
+		CORS: auth.CORS(cfg.CORS.Origins()),
 		Routes: func(e *echo.Echo) {
-			e.Use(auth.CORS(cfg.CORS.Origins()))
 			handlers.Register(e)
 			pages.Routes(e)
 			admin.Register(e)

@@ -12,9 +12,12 @@ const corsMaxAge = "600"
 
 // CORS lets the listed origins (cors.allowed_origins) call the /auth API
 // from their pages with credentials. Any other origin gets no CORS headers,
-// so the browser keeps the answer from its scripts. Register it with
-// e.Use: it then runs for the gateway's own endpoints only (proxied
-// requests never reach the router), including the 405 of a preflight.
+// so the browser keeps the answer from its scripts. The gateway runs it
+// (gateway.Options.CORS) for its own endpoints only, before routing and
+// before the policy check of /auth/admin: a preflight from a listed origin
+// is answered here for every /auth path, and every answer to a listed
+// origin, errors included, carries the headers. It answers nothing but
+// preflights itself; proxied requests never pass through it.
 //
 // The same origins are trusted by the CSRF guard (NewAuthenticator's
 // trustedOrigins): list an origin only if its pages may act for the user.
