@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/token"
 )
 
@@ -179,5 +180,45 @@ func TestRemovedSigningKey(t *testing.T) {
 			t.Error("a token of a removed key reached the upstream")
 		}
 		gw.get(t, "/api/keys/4", fresh.Access).wantStatus(t, http.StatusOK)
+	})
+}
+
+// TestLoweredAccessTTL: after tokens.access_ttl is lowered and the gateway
+// restarted, access tokens issued under the old, longer lifetime are
+// answered as expired (401 token_expired, with the invalid_token
+// challenge), on the proxy and on /auth alike, and the client's refresh
+// gets a token of the new lifetime that works. Without this, the
+// revocation view, which keeps a logout for the current lifetime plus a
+// minute only, would forget a revocation that such a token outlives, and
+// the logged-out token would work again.
+func TestLoweredAccessTTL(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		d := newDeployment(t, backend)
+		gw := d.start(t, func(c *config.Config) { c.Tokens.AccessTTL = time.Hour })
+		u := gw.register(t, "ttl")
+		old := gw.login(t, u)
+		gw.get(t, "/api/ttl/1", old.Access).wantStatus(t, http.StatusOK)
+		gw.stop()
+
+		gw = d.start(t, func(c *config.Config) { c.Tokens.AccessTTL = 10 * time.Minute })
+		for i, path := range []string{"/api/ttl/2", "/auth/me"} {
+			for range 2 { // the second time from the verified-token cache, if it were cached
+				r := gw.get(t, path, old.Access)
+				r.wantProblem(t, http.StatusUnauthorized, "token_expired")
+				if ch := r.header.Get("WWW-Authenticate"); !strings.Contains(ch, `error="invalid_token"`) {
+					t.Errorf("%s: WWW-Authenticate %q, want error=\"invalid_token\"", path, ch)
+				}
+			}
+			if i == 0 && d.up.received(path) {
+				t.Errorf("%s: a token older than access_ttl reached the upstream", path)
+			}
+		}
+		r := gw.refresh(t, old.Refresh)
+		r.wantStatus(t, http.StatusOK)
+		fresh := d.tokensOf(t, r)
+		if fresh.ExpiresIn > 600 {
+			t.Errorf("refreshed expires_in %v, want at most the new 600 s", fresh.ExpiresIn)
+		}
+		gw.get(t, "/api/ttl/3", fresh.Access).wantStatus(t, http.StatusOK)
 	})
 }

@@ -13,6 +13,12 @@
 //     exp, iat, sub, sid and jti. A token whose exp lies more than the leeway
 //     in the past, or whose nbf or iat lies more than the leeway in the
 //     future, is refused. The leeway is at most 30 s (MaxLeeway).
+//   - A token whose lifetime (exp - iat) exceeds the configured access TTL
+//     is refused as expired, so that lowering tokens.access_ttl cannot let
+//     a longer-lived token outlive the revocation view's memory of it
+//     (which is sized by the current TTL). Cached verifications obey the
+//     same rule: the cache holds only what Verify accepted, and a
+//     Verifier's TTL never changes.
 //   - Every failure of Verify and VerifyCached is exactly one of
 //     ErrTokenExpired (genuine and otherwise valid, but expired: the HTTP
 //     layer answers token_expired) or ErrTokenInvalid (everything else). Both

@@ -39,7 +39,12 @@ var (
 	ErrTokenExpired = errors.New("token: token expired")
 )
 
-var errNoKeySet = errors.New("token: no key set")
+var (
+	errNoKeySet = errors.New("token: no key set")
+	// errLifetime is the cause of ErrTokenExpired for a token that lives
+	// longer than the configured access TTL.
+	errLifetime = errors.New("lifetime (exp - iat) exceeds the configured access TTL")
+)
 
 // Options configure NewIssuer and NewVerifier. Build both from the same
 // values (config.Tokens) so that what one issues the other accepts.
@@ -49,7 +54,8 @@ type Options struct {
 	// Audience is the aud claim written and required. Must not be empty.
 	Audience string
 	// AccessTTL is the access-token lifetime; zero means DefaultAccessTTL.
-	// Used by the Issuer only.
+	// The Issuer gives its tokens this lifetime; the Verifier refuses, as
+	// expired, a token whose exp - iat is longer (see Verify).
 	AccessTTL time.Duration
 	// Leeway is the clock skew tolerated on exp, nbf and iat; zero means
 	// MaxLeeway (30 s), more than MaxLeeway is refused. Used by the Verifier
@@ -244,6 +250,8 @@ type Verifier struct {
 	parser *jwt.Parser
 	cache  *boundedCache[*AccessClaims]
 	now    func() time.Time
+	// maxLifetime is Options.AccessTTL: the longest exp - iat accepted.
+	maxLifetime time.Duration
 	// onVerify, when set (tests only), is called on every full
 	// verification, so that tests can count what the cache saved.
 	onVerify func()
@@ -258,7 +266,7 @@ func NewVerifier(ks *KeySet, o Options) (*Verifier, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{ks: ks, cache: newBoundedCache[*AccessClaims](o.CacheSize), now: o.Now}
+	v := &Verifier{ks: ks, cache: newBoundedCache[*AccessClaims](o.CacheSize), now: o.Now, maxLifetime: o.AccessTTL}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{ks.alg}),
 		jwt.WithIssuer(o.Issuer),
@@ -274,9 +282,10 @@ func NewVerifier(ks *KeySet, o Options) (*Verifier, error) {
 }
 
 // Verify checks token completely (format, pinned algorithm, typ, kid,
-// signature, iss, aud, exp, nbf, iat, and that sub, sid and jti are
-// present) and returns its claims. Errors are ErrTokenExpired or
-// ErrTokenInvalid. See VerifyCached for the hot path.
+// signature, iss, aud, exp, nbf, iat, that sub, sid and jti are present,
+// and that exp - iat is at most the access TTL) and returns its claims.
+// Errors are ErrTokenExpired or ErrTokenInvalid. See VerifyCached for the
+// hot path.
 func (v *Verifier) Verify(token string) (*AccessClaims, error) {
 	if v.onVerify != nil {
 		v.onVerify()
@@ -296,6 +305,16 @@ func (v *Verifier) Verify(token string) (*AccessClaims, error) {
 	}
 	if err != nil {
 		return nil, failure(ErrTokenExpired, err)
+	}
+	// A token that lives longer than the access TTL was issued before a
+	// restart that lowered tokens.access_ttl. The revocation view keeps a
+	// revocation for the current TTL (plus its leeway) only, so such a
+	// token would outlive the record of its logout and work again. It is
+	// answered as expired: the client refreshes (the refresh token is
+	// checked against the session store) and gets a token of the current
+	// lifetime.
+	if w.ExpiresAt.Sub(w.IssuedAt.Time) > v.maxLifetime {
+		return nil, failure(ErrTokenExpired, errLifetime)
 	}
 	return &AccessClaims{
 		Subject:   w.Subject,

@@ -591,3 +591,66 @@ func BenchmarkIssue(b *testing.B) {
 		})
 	}
 }
+
+// TestVerifyRefusesLifetimeOverAccessTTL: a token issued under a longer
+// access TTL than the verifier's (tokens.access_ttl lowered and the gateway
+// restarted) is refused as expired, by Verify and VerifyCached alike, so
+// that it cannot outlive the revocation view's window, which the current
+// TTL sizes. Tokens of the current TTL, or a shorter one, pass.
+func TestVerifyRefusesLifetimeOverAccessTTL(t *testing.T) {
+	clock := newFakeClock()
+	ks := newTestSet(t, EdDSA)
+	short := testOptions(clock) // 15 minutes
+	long := short
+	long.AccessTTL = time.Hour
+	shorter := short
+	shorter.AccessTTL = 5 * time.Minute
+	_, ver := newPair(t, ks, short)
+	n := countVerifications(ver)
+
+	for _, tc := range []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"issued under a longer TTL", long, false},
+		{"issued under the same TTL", short, true},
+		{"issued under a shorter TTL", shorter, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iss, _ := newPair(t, ks, tc.o)
+			tok := issue(t, iss, testIdentity())
+			before := n.Load()
+			for i := range 3 {
+				c, err := ver.VerifyCached(tok)
+				if tc.ok {
+					if err != nil {
+						t.Fatalf("VerifyCached #%d: %v", i, err)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenInvalid) || c != nil {
+					t.Fatalf("VerifyCached #%d: claims %v, err %v; want ErrTokenExpired only", i, c, err)
+				}
+				if !errors.Is(err, errLifetime) {
+					t.Errorf("the cause is not the lifetime: %v", err)
+				}
+			}
+			// Refusals are not cached: each call verified again.
+			if want := map[bool]int64{true: 1, false: 3}[tc.ok]; n.Load()-before != want {
+				t.Errorf("%d full verifications, want %d", n.Load()-before, want)
+			}
+			if _, err := ver.Verify(tok); (err == nil) != tc.ok {
+				t.Errorf("Verify: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+
+	// One second over, hand-made with the genuine key: refused.
+	now := clock.Now()
+	over := signRaw(t, goodHeader(ks), with(goodClaims(now), "exp", now.Add(15*time.Minute+time.Second).Unix()),
+		jwt.SigningMethodEdDSA, testSigner(t, EdDSA, 0))
+	if _, err := ver.VerifyCached(over); !errors.Is(err, ErrTokenExpired) {
+		t.Errorf("lifetime of TTL + 1s: %v, want ErrTokenExpired", err)
+	}
+}
