@@ -156,6 +156,7 @@ func New(o Options) (*Server, error) {
 	if o.Routes != nil {
 		o.Routes(e)
 	}
+	headRoutes(e)
 	s.echo = e
 	s.ownRoutes = routeClasses(e)
 	return s, nil
@@ -292,6 +293,30 @@ func (s *Server) newAdminServer(base context.Context) *http.Server {
 		// listener's paths, and gets the mux's plain 400 rather than
 		// net/http's 200.
 		DisableGeneralOptionsHandler: true,
+	}
+}
+
+// headRoutes registers HEAD for every GET route that has none: HEAD must
+// work wherever GET does (RFC 9110 section 9.3.2: the same status and
+// header fields, no body), and Echo v4 routes it as a method of its own,
+// so that it would answer 405. The HEAD route runs the GET route, route
+// middleware included; net/http drops the body of an answer to HEAD.
+func headRoutes(e *echo.Echo) {
+	head := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method == http.MethodHead {
+			head[r.Path] = true
+		}
+	}
+	asGet := func(c echo.Context) error {
+		e.Router().Find(http.MethodGet, echo.GetPath(c.Request()), c)
+		return c.Handler()(c)
+	}
+	for _, r := range e.Routes() {
+		if r.Method == http.MethodGet && !head[r.Path] {
+			e.HEAD(r.Path, asGet)
+			head[r.Path] = true
+		}
 	}
 }
 

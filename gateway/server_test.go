@@ -11,6 +11,7 @@ import (
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/problem"
+	"github.com/labstack/echo/v4"
 )
 
 func TestProxyForwardsToUpstream(t *testing.T) {
@@ -105,4 +106,52 @@ func TestOptionsAsteriskIsRefused(t *testing.T) {
 			t.Errorf("admin listener: OPTIONS * answered %d %q, want 400", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestHeadRoutes: every own GET route answers HEAD as GET does (its route
+// middleware and path parameters included, no body); an explicit HEAD
+// route is kept; a path without GET gets no HEAD.
+func TestHeadRoutes(t *testing.T) {
+	mark := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("X-Route-Middleware", "ran")
+			return next(c)
+		}
+	}
+	gw := startGateway(t, &recorder{}, nil, func(o *Options) {
+		o.Routes = func(e *echo.Echo) {
+			e.GET("/auth/thing/:id", func(c echo.Context) error {
+				c.Response().Header().Set("X-Id", c.Param("id"))
+				return c.String(http.StatusOK, "thing "+c.Param("id"))
+			}, mark)
+			e.POST("/auth/post-only", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+		}
+	})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		header       map[string]string
+	}{
+		{http.MethodHead, "/auth/thing/42", http.StatusOK, map[string]string{"X-Id": "42", "X-Route-Middleware": "ran", "Content-Type": "text/plain; charset=UTF-8"}},
+		{http.MethodHead, "/healthz", http.StatusOK, map[string]string{"Content-Type": "application/json"}},
+		{http.MethodHead, "/auth/post-only", http.StatusMethodNotAllowed, map[string]string{"Allow": "OPTIONS, POST"}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, gw.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || len(body) != 0 {
+				t.Fatalf("status %d, body %q; want %d and no body", resp.StatusCode, body, tc.status)
+			}
+			for name, v := range tc.header {
+				if got := resp.Header.Get(name); got != v {
+					t.Errorf("%s = %q, want %q", name, got, v)
+				}
+			}
+		})
+	}
 }

@@ -41,13 +41,15 @@ func NewAdmin(svc *Service, dir Directory, authn *Authenticator) *Admin {
 
 // Register adds the /auth/admin routes to e.
 func (a *Admin) Register(e *echo.Echo) {
-	g := e.Group("/auth/admin", a.protect)
-	g.GET("/users", a.list)
-	g.POST("/users", a.create)
-	g.GET("/users/:id", a.get)
-	g.PATCH("/users/:id", a.patch)
-	g.GET("/users/:id/sessions", a.sessions)
-	g.DELETE("/users/:id/sessions", a.revokeSessions)
+	// Route middleware, not the group's, for the reason given in
+	// Handlers.Register (405, not 404, for a method a path does not serve).
+	g, protect := e.Group("/auth/admin"), a.protect
+	g.GET("/users", a.list, protect)
+	g.POST("/users", a.create, protect)
+	g.GET("/users/:id", a.get, protect)
+	g.PATCH("/users/:id", a.patch, protect)
+	g.GET("/users/:id/sessions", a.sessions, protect)
+	g.DELETE("/users/:id/sessions", a.revokeSessions, protect)
 }
 
 // protect applies the /auth guard (no caching, no cross-origin cookie

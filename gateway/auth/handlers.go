@@ -35,19 +35,23 @@ func NewHandlers(svc *Service, authn *Authenticator, keys *token.KeySet) *Handle
 func (h *Handlers) Register(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", h.jwksDocument)
 
-	g := e.Group("/auth", h.authn.apiGuard)
-	g.POST("/register", h.formOr(h.register, func(f Forms) echo.HandlerFunc { return f.Register }))
-	g.POST("/login", h.formOr(h.login, func(f Forms) echo.HandlerFunc { return f.Login }))
-	g.POST("/refresh", h.refresh)
-	g.POST("/logout", h.logout)
-	g.GET("/me", h.me)
-	g.PATCH("/me", h.updateMe)
-	g.POST("/password", h.changePassword)
-	g.POST("/password/forgot", h.formOr(h.forgotPassword, func(f Forms) echo.HandlerFunc { return f.ForgotPassword }))
-	g.POST("/password/reset", h.formOr(h.resetPassword, func(f Forms) echo.HandlerFunc { return f.ResetPassword }))
-	g.GET("/sessions", h.sessions)
-	g.DELETE("/sessions/:id", h.revokeSession)
-	g.GET("/openapi.json", h.openapiDocument)
+	// The guard is route middleware, not the group's: Echo v4 gives a
+	// group with middleware catch-all routes (/auth, /auth/*), and those
+	// answer 404 to a known path with a method it does not serve, where
+	// RFC 9110 section 15.5.6 wants 405 with Allow.
+	g, guard := e.Group("/auth"), h.authn.apiGuard
+	g.POST("/register", h.formOr(h.register, func(f Forms) echo.HandlerFunc { return f.Register }), guard)
+	g.POST("/login", h.formOr(h.login, func(f Forms) echo.HandlerFunc { return f.Login }), guard)
+	g.POST("/refresh", h.refresh, guard)
+	g.POST("/logout", h.logout, guard)
+	g.GET("/me", h.me, guard)
+	g.PATCH("/me", h.updateMe, guard)
+	g.POST("/password", h.changePassword, guard)
+	g.POST("/password/forgot", h.formOr(h.forgotPassword, func(f Forms) echo.HandlerFunc { return f.ForgotPassword }), guard)
+	g.POST("/password/reset", h.formOr(h.resetPassword, func(f Forms) echo.HandlerFunc { return f.ResetPassword }), guard)
+	g.GET("/sessions", h.sessions, guard)
+	g.DELETE("/sessions/:id", h.revokeSession, guard)
+	g.GET("/openapi.json", h.openapiDocument, guard)
 }
 
 // apiGuard keeps every /auth answer out of caches (they carry tokens and
