@@ -69,7 +69,7 @@ func (RequireLogin) Authorize(id *scope.Identity, _, _ string) Decision {
 // proxied authenticates, authorizes and forwards one request to rt.
 func (s *Server) proxied(c echo.Context, rt *proxy.Route, path string) error {
 	sc := scope.Of(c.Request())
-	sc.Route = "proxy:" + rt.Name
+	sc.Route = rt.Class
 	sc.Upstream = rt.Name
 	if ok, err := s.admit(c, path); !ok {
 		return err

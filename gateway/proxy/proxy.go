@@ -99,6 +99,9 @@ type Proxy struct {
 type Route struct {
 	Name   string
 	Prefix string
+	// Class is the route class of the metrics and the access log,
+	// "proxy:" + Name, made once here rather than per request.
+	Class  string
 	strip  bool
 	target *url.URL
 	rp     *httputil.ReverseProxy
@@ -128,6 +131,7 @@ func New(o Options) (*Proxy, error) {
 		rt := &Route{
 			Name:         u.Name,
 			Prefix:       u.Prefix,
+			Class:        "proxy:" + u.Name,
 			strip:        u.StripPrefix,
 			target:       target,
 			hp:           hp,
