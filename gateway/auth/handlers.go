@@ -254,7 +254,7 @@ func (h *Handlers) updateMe(c echo.Context) error {
 	if err := decodeJSON(c.Request(), &req); err != nil {
 		return err
 	}
-	u, err := h.svc.UpdateMe(c.Request().Context(), id.UserID, req.Name, req.Email)
+	u, err := h.svc.UpdateMe(c.Request().Context(), id.UserID, id.Email, req.Name, req.Email)
 	if err != nil {
 		return err
 	}

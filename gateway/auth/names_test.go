@@ -116,7 +116,7 @@ func TestNamesAreText(t *testing.T) {
 					if n := hashes.n.Load() - before; n != 0 {
 						t.Errorf("%d passwords hashed for refused requests: names are checked before hashing", n)
 					}
-					_, err = e.svc.UpdateMe(ctx, u.ID, &name, nil)
+					_, err = e.svc.UpdateMe(ctx, u.ID, u.Email, &name, nil)
 					wantName(t, "PATCH /auth/me", err)
 					if utf8.ValidString(name) { // JSON has no other strings
 						wantName(t, "admin patch", adminCall(t, admin.patch, http.MethodPatch, "/auth/admin/users/"+u.ID, u.ID,
@@ -137,7 +137,7 @@ func TestNamesAreText(t *testing.T) {
 			}
 
 			for i, name := range goodNames {
-				got, err := e.svc.UpdateMe(ctx, u.ID, &name, nil)
+				got, err := e.svc.UpdateMe(ctx, u.ID, u.Email, &name, nil)
 				if err != nil || got.Name != name {
 					t.Errorf("UpdateMe(%q): %q, %v", name, got.Name, err)
 				}

@@ -313,3 +313,52 @@ func TestAdminDisableOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestEmailChangeOutage: PATCH /auth/me with a new email, the session store
+// failing to move the stamp. The address is written first (the stamp must
+// move after it, see SetRoles), so the 503 leaves the new address stored
+// and the old tokens, which carry the old one, accepted. The retry used to
+// compare the stored address before and after, see no change, and leave
+// them so; it compares with the caller's token now and finishes. A save
+// that changes nothing leaves the tokens alone.
+func TestEmailChangeOutage(t *testing.T) {
+	for _, tc := range []outage{
+		{"session store fails to bump the stamp", backendSQLite, sessionsFail("BumpUserStamp")},
+		{"Redis unreachable", backendPostgres, redisUnreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newBackendEnv(t, tc.backend)
+			ctx := context.Background()
+			u := e.register(t, "old@example.com", oldPW)
+			before, err := e.svc.Login(ctx, u.Email, oldPW, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := "new@example.com"
+
+			restore := tc.set(t, e)
+			_, err = e.svc.UpdateMe(ctx, u.ID, before.User.Email, nil, &next)
+			want503(t, "PATCH /auth/me", err)
+			restore()
+			if got, err := e.svc.UpdateMe(ctx, u.ID, before.User.Email, nil, &next); err != nil || got.Email != next {
+				t.Fatalf("retry: %q, %v", got.Email, err)
+			}
+			if err := e.check(t, before); err == nil {
+				t.Errorf("after the retry the token with the old address is still accepted")
+			}
+
+			after, err := e.svc.Login(ctx, next, oldPW, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := "Same Address"
+			if _, err := e.svc.UpdateMe(ctx, u.ID, after.User.Email, &name, &next); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.check(t, after); err != nil {
+				t.Errorf("a save that kept the address made the token stale: %v", err)
+			}
+		})
+	}
+}

@@ -600,9 +600,15 @@ func (s *Service) Me(ctx context.Context, userID string) (account.User, error) {
 	return u, nil
 }
 
-// UpdateMe changes the user's own name or email. An email change makes the
-// user's access tokens stale, since they carry the address.
-func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *string) (account.User, error) {
+// UpdateMe changes the user's own name or email. tokenEmail is the address
+// in the caller's access token. Access tokens carry the address, so they
+// become stale (the stamp moves) whenever the stored address differs from
+// the caller's token's after the update: on a change, and also on the retry
+// of a change whose first request wrote the address and then failed (503)
+// to move the stamp, which comparing the stored address before and after
+// would take for "nothing changed". A save that changes nothing leaves the
+// tokens alone.
+func (s *Service) UpdateMe(ctx context.Context, userID, tokenEmail string, name, email *string) (account.User, error) {
 	fields := map[string]string{}
 	p := account.Patch{Name: name}
 	if name != nil {
@@ -620,15 +626,14 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, name, email *stri
 	if len(fields) > 0 {
 		return account.User{}, validation(fields)
 	}
-	before, err := s.Me(ctx, userID)
-	if err != nil {
-		return before, err
+	if _, err := s.Me(ctx, userID); err != nil {
+		return account.User{}, err
 	}
 	u, err := s.Users.Update(ctx, userID, p)
 	if err != nil {
 		return u, s.userError(err)
 	}
-	if u.Email != before.Email {
+	if u.Email != tokenEmail {
 		if err := s.bumpStamp(ctx, userID); err != nil {
 			return u, err
 		}

@@ -115,7 +115,7 @@ func (p *Pages) accountPost(c echo.Context) error {
 			f.errors["email"] = msgEnterEmail
 			return p.accountError(c, id, f, nil, nil)
 		}
-		if _, err := p.svc.UpdateMe(ctx, id.UserID, &name, &email); err != nil {
+		if _, err := p.svc.UpdateMe(ctx, id.UserID, id.Email, &name, &email); err != nil {
 			f := newForm(profileOrder, profileLabels)
 			f.values["name"], f.values["email"] = name, email
 			return p.accountError(c, id, f, nil, err)
