@@ -100,11 +100,11 @@ const (
 	// ChallengeBearer asks for credentials where none were presented, or
 	// where what was presented is not a token (a wrong password): RFC 6750
 	// section 3.1 says such an answer should carry no error code.
-	ChallengeBearer = `Bearer realm="gateway"`
+	ChallengeBearer = `Bearer realm="gateway"` // #nosec G101 -- a WWW-Authenticate value, not a credential
 	// ChallengeInvalidToken says that the token presented is expired,
 	// revoked, malformed or otherwise invalid: the client may get a new
 	// one and retry (RFC 6750 section 3.1).
-	ChallengeInvalidToken = `Bearer realm="gateway", error="invalid_token"`
+	ChallengeInvalidToken = `Bearer realm="gateway", error="invalid_token"` // #nosec G101 -- a WWW-Authenticate value, not a credential
 )
 
 // SetChallenge gives the answer p its WWW-Authenticate header when p is a
