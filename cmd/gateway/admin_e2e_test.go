@@ -618,8 +618,16 @@ func TestAdminReplicas(t *testing.T) {
 			})
 			t.Logf("replica B refused the disabled user %v after the PATCH on A", took)
 			b.refresh(t, fresh.Refresh).wantProblem(t, http.StatusUnauthorized, "invalid_token")
-			b.send(t, request{method: http.MethodGet, path: "/api/items/browser/2", client: browser}).
-				wantProblem(t, http.StatusUnauthorized, "unauthenticated")
+			// The disable's events (each session's end, then the stamp)
+			// reach B one after the other: the first may have ended fresh's
+			// session there before the browser's end arrives, a moment
+			// later. Both must arrive within the deadline.
+			var last *response
+			eventually(t, revocationDeadline, "B refuses the disabled user's browser", func() bool {
+				last = b.send(t, request{method: http.MethodGet, path: "/api/items/browser/2", client: browser})
+				return last.status != http.StatusOK
+			})
+			last.wantProblem(t, http.StatusUnauthorized, "unauthenticated")
 			b.send(t, request{method: http.MethodPost, path: "/auth/login", json: map[string]any{"email": u.Email, "password": u.Password}}).
 				wantProblem(t, http.StatusForbidden, "account_disabled")
 		})
