@@ -33,6 +33,27 @@ func TestBearerRequestsSkipCSRFChecks(t *testing.T) {
 	r = in.send(t, request{method: http.MethodPost, path: "/auth/login", header: crossSite,
 		json: map[string]any{"email": u.Email, "password": u.Password}})
 	r.wantProblem(t, http.StatusForbidden, "forbidden")
+
+	// Only a Bearer token exempts: a browser attaches Basic (or
+	// Negotiate) credentials it has cached for the site to a cross-site
+	// form post by itself. Such a post used to log in (login CSRF),
+	// refresh and log out past the check.
+	login := in.send(t, request{method: http.MethodPost, path: "/auth/login",
+		json: map[string]any{"email": u.Email, "password": u.Password, "cookie": true}})
+	login.wantStatus(t, http.StatusOK)
+	cookies := login.cookies
+	for _, auth := range []string{"Basic dTpw", "Negotiate YIIB", "Bearer", "bearer   "} {
+		h := crossSite.Clone()
+		h.Set("Authorization", auth)
+		r = in.send(t, request{method: http.MethodPost, path: "/auth/login", header: h,
+			json: map[string]any{"email": u.Email, "password": u.Password, "cookie": true}})
+		r.wantProblem(t, http.StatusForbidden, "forbidden")
+		for _, path := range []string{"/auth/refresh", "/auth/logout"} {
+			r = in.send(t, request{method: http.MethodPost, path: path, header: h, cookies: cookies})
+			r.wantProblem(t, http.StatusForbidden, "forbidden")
+		}
+	}
+	in.send(t, request{method: http.MethodGet, path: "/auth/me", cookies: cookies}).wantStatus(t, http.StatusOK)
 }
 
 // cors.allowed_origins (SPEC section 3): a listed origin's page may call the

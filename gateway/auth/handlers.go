@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,8 +59,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 // personal data) and refuses unsafe requests that a browser sent from
 // another origin (login CSRF, forced logout, password change): the /auth
 // API acts on cookies. Non-browser clients send neither Sec-Fetch-Site nor
-// Origin and pass; so does a request with an Authorization header, which a
-// browser never attaches by itself (SPEC section 5: Bearer requests are not
+// Origin and pass; so does a request with a Bearer token, which a browser
+// never attaches by itself (SPEC section 5: Bearer requests are not
 // subject to CSRF checks).
 func (a *Authenticator) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -67,13 +68,27 @@ func (a *Authenticator) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 		// guard before routing.
 		c.Response().Header().Set("Cache-Control", "no-store")
 		r := c.Request()
-		if _, bearer := r.Header["Authorization"]; !bearer {
+		if !hasBearer(r) {
 			if err := a.csrf.Check(r); err != nil {
 				return errCrossOrigin
 			}
 		}
 		return next(c)
 	}
+}
+
+// hasBearer reports whether r carries one Authorization header with a
+// Bearer token. Only that exempts a request from the CSRF check: a browser
+// does attach Basic, Digest or Negotiate credentials it holds for the site
+// to a cross-site form post by itself, and such a header let a forged
+// login, refresh or logout through.
+func hasBearer(r *http.Request) bool {
+	h := r.Header["Authorization"]
+	if len(h) != 1 {
+		return false
+	}
+	scheme, tok, ok := strings.Cut(h[0], " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != ""
 }
 
 // userJSON is a user as the account API shows it.
@@ -278,7 +293,7 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if err := required(map[string]string{"current_password": req.CurrentPassword, "new_password": req.NewPassword}); err != nil {
 		return err
 	}
-	if err := h.svc.ChangePassword(c.Request().Context(), id.UserID, id.SessionID, req.CurrentPassword, req.NewPassword); err != nil {
+	if err := h.svc.ChangePassword(c.Request().Context(), id.UserID, id.SessionID, req.CurrentPassword, req.NewPassword, clientOf(c.Request())); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
