@@ -194,13 +194,13 @@ func TestPasswordChangeOutage(t *testing.T) {
 			}
 
 			restore := tc.set(t, e)
-			want503(t, "ChangePassword", e.svc.ChangePassword(ctx, u.ID, current.Session.ID, oldPW, newPW))
+			want503(t, "ChangePassword", e.svc.ChangePassword(ctx, u.ID, current.Session.ID, oldPW, newPW, client))
 			restore()
 			if !e.passwordIs(t, u.ID, oldPW) {
 				t.Fatal("the 503 left the password changed: the retry is refused (current password incorrect)")
 			}
 
-			if err := e.svc.ChangePassword(ctx, u.ID, current.Session.ID, oldPW, newPW); err != nil {
+			if err := e.svc.ChangePassword(ctx, u.ID, current.Session.ID, oldPW, newPW, client); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
 			if !e.passwordIs(t, u.ID, newPW) {

@@ -383,7 +383,7 @@ func TestResetTokenVoidAfterPasswordChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := e.requestToken(t, u.Email)
-	if err := e.svc.ChangePassword(ctx, u.ID, pair.Session.ID, oldPW, newPW); err != nil {
+	if err := e.svc.ChangePassword(ctx, u.ID, pair.Session.ID, oldPW, newPW, client); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, e.svc.CheckResetToken(ctx, tok), http.StatusBadRequest, problem.InvalidToken)

@@ -108,6 +108,9 @@ type Service struct {
 	now      func() time.Time
 	// mails runs the reset mails in the background (reset.go).
 	mails *background
+	// attempts serialises the password checks against one account, so
+	// that its limits hold against guesses sent at once (attempts.go).
+	attempts accountLocks
 }
 
 // NewService checks deps and returns a Service.
@@ -275,12 +278,16 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 		return nil, errInvalidCredentials
 	}
 	if err == nil {
+		// From the check to the record of a failure, one attempt at a
+		// time per account (see accountLocks).
+		unlock, lockErr := s.attempts.lock(ctx, norm)
+		if lockErr != nil {
+			return nil, s.unavailable("login", lockErr)
+		}
+		defer unlock()
 		// Checked for unknown addresses too: whether a limit applies must
 		// not tell which addresses have accounts.
-		if err := s.limit(ctx, "login", "login_per_account_ip", accountIPKey(norm, c.IP), s.settings.Limits.LoginPerAccountIP, false, c); err != nil {
-			return nil, err
-		}
-		if err := s.limit(ctx, "login", "login_per_account", keyLoginAccount+norm, s.settings.Limits.LoginPerAccount, false, c); err != nil {
+		if err := s.checkAccountLimits(ctx, "login", norm, c); err != nil {
 			return nil, err
 		}
 	}
@@ -386,6 +393,17 @@ func (s *Service) limit(ctx context.Context, event, name, key string, r config.R
 	s.audit(event, "rate_limited", zap.String("limit", name), zap.String("ip", c.IP))
 	return &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.RateLimited,
 		Detail: "too many attempts; try again later", RetryAfter: max(res.RetryAfter, time.Second)}
+}
+
+// checkAccountLimits refuses an attempt at the password of the account
+// with address email (normalised) while login_per_account_ip or
+// login_per_account is used up. It records nothing: failures are recorded
+// by countFailure. The caller holds s.attempts' lock for email.
+func (s *Service) checkAccountLimits(ctx context.Context, event, email string, c Client) error {
+	if err := s.limit(ctx, event, "login_per_account_ip", accountIPKey(email, c.IP), s.settings.Limits.LoginPerAccountIP, false, c); err != nil {
+		return err
+	}
+	return s.limit(ctx, event, "login_per_account", keyLoginAccount+email, s.settings.Limits.LoginPerAccount, false, c)
 }
 
 // countFailure records a failed login against the per-account limits. The
@@ -549,7 +567,13 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 // finishes. As before, a login that checked the old password while the
 // change ran may keep the session it creates after the revocation (see
 // session.Store.RevokeUser).
-func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current, next string) error {
+//
+// The current password is a password check like a login's, and counts
+// against the same per-account limits (login_per_account_ip,
+// login_per_account): whoever holds a stolen access token or cookie must
+// not get unlimited guesses at the password here, outside every login
+// limit.
+func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current, next string, c Client) error {
 	if err := s.Rules.CheckMax(current); err != nil {
 		return validation(map[string]string{"current_password": ruleMessage(err)})
 	}
@@ -563,6 +587,14 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	if err := s.Rules.Check(next, u.Email); err != nil {
 		return ruleProblem(err, "new_password")
 	}
+	unlock, err := s.attempts.lock(ctx, u.Email)
+	if err != nil {
+		return s.unavailable("password change", err)
+	}
+	defer unlock()
+	if err := s.checkAccountLimits(ctx, "password_change", u.Email, c); err != nil {
+		return err
+	}
 	ok := false
 	if u.PasswordHash != "" {
 		if ok, _, err = s.Hasher.Verify(ctx, current, u.PasswordHash); err != nil {
@@ -570,7 +602,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 		}
 	}
 	if !ok {
-		s.audit("password_change", "failure", zap.String("user_id", userID), zap.String("reason", "bad_password"))
+		s.audit("password_change", "failure", zap.String("user_id", userID), zap.String("reason", "bad_password"), zap.String("ip", c.IP))
+		if err := s.countFailure(ctx, u.Email, c); err != nil {
+			return err
+		}
 		return &problem.Problem{Status: http.StatusForbidden, Code: problem.InvalidCredentials,
 			Detail: "the current password is incorrect", Errors: map[string]string{"current_password": "is incorrect"}}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/authgate/gateway/gateway/auth"
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/scope"
 )
@@ -127,7 +128,7 @@ func (p *Pages) accountPost(c echo.Context) error {
 		if f.Invalid() {
 			return p.accountError(c, id, nil, f, nil)
 		}
-		if err := p.svc.ChangePassword(ctx, id.UserID, id.SessionID, in["current_password"], in["new_password"]); err != nil {
+		if err := p.svc.ChangePassword(ctx, id.UserID, id.SessionID, in["current_password"], in["new_password"], auth.ClientOf(c.Request())); err != nil {
 			return p.accountError(c, id, nil, f, err)
 		}
 		return p.redirect(c, pathAccount+"?done=password")

@@ -22,7 +22,7 @@ type Service interface {
 	Login(ctx context.Context, email, pw string, c auth.Client) (*auth.Pair, error)
 	Me(ctx context.Context, userID string) (account.User, error)
 	UpdateMe(ctx context.Context, userID, tokenEmail string, name, email *string) (account.User, error)
-	ChangePassword(ctx context.Context, userID, sessionID, current, next string) error
+	ChangePassword(ctx context.Context, userID, sessionID, current, next string, c auth.Client) error
 	ListSessions(ctx context.Context, userID string) ([]session.Session, error)
 	RevokeSession(ctx context.Context, userID, sessionID string) error
 	Logout(ctx context.Context, userID, sessionID string) error
