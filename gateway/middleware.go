@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -163,6 +164,15 @@ func (s *Server) guard(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if ownPath(path) {
 			setOwnSecurityHeaders(c.Response().Header())
+			// The gateway's own answers wait on the database and Redis.
+			// A store that is partitioned (connections open, nothing
+			// answering) would hold them for as long as the client waits,
+			// and each held request keeps a pooled connection: bounded, a
+			// call fails with the deadline and the answer is 503 (SPEC 9:
+			// never a hang).
+			ctx, cancel := context.WithTimeout(r.Context(), s.ownTimeout)
+			defer cancel()
+			c.SetRequest(r.WithContext(ctx))
 			h := next
 			if isAdminPath(path) {
 				// User administration is decided by the policy like any

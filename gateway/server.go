@@ -16,6 +16,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -35,6 +36,11 @@ import (
 	"github.com/authgate/gateway/gateway/proxy"
 )
 
+// DefaultOwnTimeout is Options.OwnTimeout's default: far above any
+// answer of a healthy store (milliseconds) and a password check under load
+// (passwords.max_wait, 2 s), well below a client's patience.
+const DefaultOwnTimeout = 10 * time.Second
+
 // Options are the parts a Server is built from. Only Config is required.
 type Options struct {
 	Config *config.Config
@@ -49,6 +55,10 @@ type Options struct {
 	// Routes registers the gateway's own endpoints (the /auth API) on the
 	// Echo instance.
 	Routes func(e *echo.Echo)
+	// OwnTimeout bounds every request to the gateway's own endpoints
+	// (/auth, the pages, /readyz): past it their store calls fail and the
+	// answer is 503. 0 means DefaultOwnTimeout.
+	OwnTimeout time.Duration
 	// CORS, if set, wraps every request to the gateway's own endpoints
 	// before anything decides on it, the policy of /auth/admin included
 	// (auth.CORS): it answers CORS preflights and marks the answers,
@@ -80,6 +90,8 @@ type Server struct {
 	wsOrigins *http.CrossOriginProtection
 	// cors wraps the gateway's own endpoints (Options.CORS); nil: none.
 	cors echo.MiddlewareFunc
+	// ownTimeout bounds a request to the gateway's own endpoints.
+	ownTimeout time.Duration
 	// ownRoutes maps the path pattern of each route registered on echo
 	// to its route class ("auth:/auth/login"), for the metrics.
 	ownRoutes map[string]string
@@ -122,17 +134,18 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      o.Logger,
-		access:   o.AccessLogger,
-		proxy:    px,
-		resolver: forwarded.NewResolver(trusted),
-		authn:    o.Authenticator,
-		authz:    o.Authorizer,
-		checks:   o.Checks,
-		ready:    newReadinessLog(o.Logger.Named("readiness")),
-		metrics:  o.Metrics,
-		cors:     o.CORS,
+		cfg:        cfg,
+		log:        o.Logger,
+		access:     o.AccessLogger,
+		proxy:      px,
+		resolver:   forwarded.NewResolver(trusted),
+		authn:      o.Authenticator,
+		authz:      o.Authorizer,
+		checks:     o.Checks,
+		ready:      newReadinessLog(o.Logger.Named("readiness")),
+		metrics:    o.Metrics,
+		cors:       o.CORS,
+		ownTimeout: cmp.Or(o.OwnTimeout, DefaultOwnTimeout),
 	}
 	s.wsOrigins = wsOrigins
 	if s.access == nil {

@@ -155,3 +155,48 @@ func TestHeadRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnEndpointsAreBounded: a request to the gateway's own endpoints
+// runs under a deadline (Options.OwnTimeout), so a store that stops
+// answering (a partitioned database holds the connection open, and the
+// call waits on the request's context) gives an answer, not a hang. A
+// proxied request is not bounded by it: the upstream has its own timeout,
+// and streams last.
+func TestOwnEndpointsAreBounded(t *testing.T) {
+	deadlines := make(chan bool, 2)
+	stuck := func(c echo.Context) error {
+		_, ok := c.Request().Context().Deadline()
+		deadlines <- ok
+		<-c.Request().Context().Done() // a store call that never answers
+		return problem.New(http.StatusServiceUnavailable, problem.Overloaded, "the store did not answer")
+	}
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := r.Context().Deadline()
+		deadlines <- ok
+	})
+	gw := startGateway(t, upstream, nil, func(o *Options) {
+		o.OwnTimeout = 100 * time.Millisecond
+		o.Routes = func(e *echo.Echo) { e.GET("/auth/stuck", stuck) }
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(gw.URL + "/auth/stuck")
+	if err != nil {
+		t.Fatalf("GET /auth/stuck: %v (the request hung)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /auth/stuck: %d, want 503", resp.StatusCode)
+	}
+	if !<-deadlines {
+		t.Error("the own endpoint's context had no deadline")
+	}
+
+	resp, err = client.Get(gw.URL + "/api/proxied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if <-deadlines {
+		t.Error("a proxied request got the own endpoints' deadline")
+	}
+}
