@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -94,29 +96,46 @@ func newCore(ctx context.Context, cfg *config.Config, log *zap.Logger, o coreOpt
 			return nil, err
 		}
 	}
-	c.checks = []gateway.ReadinessCheck{db}
+	// Bounded like the other pings: a partitioned database would
+	// otherwise take all of /readyz's time, and the checks after it would
+	// fail on an expired context.
+	c.checks = []gateway.ReadinessCheck{namedCheck{db.Name(), db.Ping}}
 
-	// The abuse limits are shared through Redis when sessions are, so
-	// that every replica counts the same attempts; otherwise each process
+	// The abuse limits are shared through Redis whenever Redis is
+	// configured (storage.redis), so that every replica counts the same
+	// attempts, also with sessions in SQL; without Redis each process
 	// counts its own (bounded memory, see ratelimit.Memory).
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	sessOpts := session.OptionsFromConfig(cfg.Tokens)
 	feedOpts := session.FeedOptions{Logger: log.Named("revocations")}
-	switch cfg.Storage.Sessions {
-	case "redis":
-		rdb, err := redisClient(cfg.Storage.Redis)
-		if err != nil {
+	var rdb redis.UniversalClient
+	if cfg.Storage.Redis.Enabled() {
+		// go-redis logs reconnection trouble itself; through zap, as JSON
+		// with everything else (SPEC 8), not as plain text on stderr.
+		redis.SetLogger(redisLogger{log.Named("redis")})
+		if rdb, err = redisClient(cfg.Storage.Redis); err != nil {
 			return nil, err
 		}
-		c.closers = append(c.closers, func() { _ = rdb.Close() }) // at exit, as above
+		client := rdb
+		c.closers = append(c.closers, func() { _ = client.Close() }) // at exit, as above
+		limiter = ratelimit.NewRedis(rdb, cfg.Storage.Redis.KeyPrefix)
+	}
+	switch cfg.Storage.Sessions {
+	case "redis":
+		if rdb == nil {
+			return nil, errors.New("storage.sessions: redis needs storage.redis.url or storage.redis.addrs")
+		}
 		rs, err := session.NewRedisStore(rdb, cfg.Storage.Redis.KeyPrefix, sessOpts)
 		if err != nil {
 			return nil, err
 		}
 		c.sessions, c.feed = rs, session.NewRedisFeed(rdb, cfg.Storage.Redis.KeyPrefix, feedOpts)
-		limiter = ratelimit.NewRedis(rdb, cfg.Storage.Redis.KeyPrefix)
 		c.checks = append(c.checks, namedCheck{"redis", rs.Ping})
 	default:
+		if rdb != nil {
+			client := rdb
+			c.checks = append(c.checks, namedCheck{"redis", func(ctx context.Context) error { return client.Ping(ctx).Err() }})
+		}
 		ss, err := session.NewSQLStore(db, sessOpts)
 		if err != nil {
 			return nil, err

@@ -54,10 +54,22 @@ func (d *deployment) rateLimitedAudits(limit string) int {
 
 // Two replicas on one Redis count the same attempts: the first login over
 // login_per_ip from one address is refused by both, and logins work again
-// after the window.
+// after the window. So they do with sessions in SQL and Redis configured:
+// the limits go to Redis whenever it is configured (they used to stay in
+// each process unless the sessions were in Redis too).
 func TestRateLimitLoginPerIPSharedByReplicas(t *testing.T) {
 	t.Parallel()
+	for _, sessions := range []string{"redis", "sql"} {
+		t.Run("sessions="+sessions, func(t *testing.T) {
+			t.Parallel()
+			testLoginPerIPShared(t, sessions)
+		})
+	}
+}
+
+func testLoginPerIPShared(t *testing.T, sessions string) {
 	d := newDeployment(t, backendPostgres)
+	d.storage.Sessions = sessions
 	rate := config.Rate{Limit: 3, Window: 2 * time.Second}
 	mutate := func(c *config.Config) {
 		c.RateLimits.LoginPerIP = rate

@@ -161,6 +161,7 @@ func redisClient(r config.Redis) (redis.UniversalClient, error) {
 		if r.Password != "" {
 			opts.Password = r.Password
 		}
+		opts.ContextTimeoutEnabled = true // see below
 		return redis.NewClient(opts), nil
 	}
 	if len(r.Addrs) == 0 {
@@ -171,11 +172,24 @@ func redisClient(r config.Redis) (redis.UniversalClient, error) {
 		MasterName: r.SentinelMaster,
 		Username:   r.Username,
 		Password:   r.Password,
+		// Every call ends with its context: without this, go-redis sets
+		// its own read and write deadlines and ignores the caller's, so a
+		// partitioned Redis held /readyz and the account endpoints for
+		// its 3 s read timeout and retries (5 s seen) past their bounds.
+		ContextTimeoutEnabled: true,
 	}
 	if r.SentinelMaster == "" && len(r.Addrs) > 1 {
 		opts.IsClusterMode = true
 	}
 	return redis.NewUniversalClient(opts), nil
+}
+
+// redisLogger writes go-redis's own log lines (reconnection trouble) to
+// zap at warn.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...))
 }
 
 // namedCheck adapts a ping function to a readiness check.
