@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authgate/gateway/gateway/account"
 	"github.com/authgate/gateway/gateway/problem"
 	"github.com/authgate/gateway/gateway/session"
 	"github.com/authgate/gateway/internal/testenv"
@@ -49,14 +50,26 @@ func (f failingSessions) BumpUserStamp(ctx context.Context, userID string) (int6
 	return f.Store.BumpUserStamp(ctx, userID)
 }
 
-// failingUsers fails SetPasswordHash while down is set.
+// failingUsers is a user store that fails the method named fail (ByID or
+// SetPasswordHash) while down is set: the user database going away at that
+// step.
 type failingUsers struct {
 	Users
+	fail string
 	down *atomic.Bool
 }
 
+func (f failingUsers) failing(method string) bool { return f.fail == method && f.down.Load() }
+
+func (f failingUsers) ByID(ctx context.Context, id string) (account.User, error) {
+	if f.failing("ByID") {
+		return account.User{}, errStoreDown
+	}
+	return f.Users.ByID(ctx, id)
+}
+
 func (f failingUsers) SetPasswordHash(ctx context.Context, id, hash string) error {
-	if f.down.Load() {
+	if f.failing("SetPasswordHash") {
 		return errStoreDown
 	}
 	return f.Users.SetPasswordHash(ctx, id, hash)
@@ -92,6 +105,17 @@ func sessionsFail(method string) func(t *testing.T, e *resetEnv) func() {
 		orig := e.svc.Sessions
 		e.svc.Sessions = failingSessions{Store: orig, fail: method, down: down}
 		return func() { down.Store(false); e.svc.Sessions = orig }
+	}
+}
+
+// usersFail fails the user store's method.
+func usersFail(method string) func(t *testing.T, e *resetEnv) func() {
+	return func(t *testing.T, e *resetEnv) func() {
+		down := new(atomic.Bool)
+		down.Store(true)
+		orig := e.svc.Users
+		e.svc.Users = failingUsers{Users: orig, fail: method, down: down}
+		return func() { down.Store(false); e.svc.Users = orig }
 	}
 }
 
@@ -170,13 +194,7 @@ func (e *resetEnv) passwordIs(t *testing.T, userID, pw string) bool {
 func TestPasswordChangeOutage(t *testing.T) {
 	for _, tc := range []outage{
 		{"session store fails to end sessions", backendSQLite, sessionsFail("RevokeUser")},
-		{"user database fails to store the password", backendSQLite, func(t *testing.T, e *resetEnv) func() {
-			down := new(atomic.Bool)
-			down.Store(true)
-			orig := e.svc.Users
-			e.svc.Users = failingUsers{Users: orig, down: down}
-			return func() { down.Store(false); e.svc.Users = orig }
-		}},
+		{"user database fails to store the password", backendSQLite, usersFail("SetPasswordHash")},
 		{"Redis unreachable", backendPostgres, redisUnreachable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,6 +376,61 @@ func TestEmailChangeOutage(t *testing.T) {
 			}
 			if err := e.check(t, after); err != nil {
 				t.Errorf("a save that kept the address made the token stale: %v", err)
+			}
+		})
+	}
+}
+
+// TestRefreshOutage: POST /auth/refresh with the user database failing
+// after the rotation (the session store up). The rotation used to stay:
+// the 503 left the client holding the previous generation's token, and a
+// retry later than reuse_grace (the outage outlasting it) was taken for
+// reuse and ended the session. Now the service undoes the rotation, and
+// the same token refreshes at any time after the outage.
+func TestRefreshOutage(t *testing.T) {
+	for _, tc := range []outage{
+		{"user database fails to read the user, SQL sessions", backendSQLite, usersFail("ByID")},
+		{"user database fails to read the user, Redis sessions", backendPostgres, usersFail("ByID")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newBackendEnv(t, tc.backend)
+			o := e.sessOpts
+			o.ReuseGrace = 10 * time.Second // the default tokens.reuse_grace
+			e.useSessions(t, o)
+			ctx := context.Background()
+			now := time.Now()
+			e.setClock(now)
+			u := e.register(t, "refresh.outage@example.com", oldPW)
+			before, err := e.svc.Login(ctx, u.Email, oldPW, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			e.setClock(now.Add(time.Second))
+			restore := tc.set(t, e)
+			_, err = e.svc.Refresh(ctx, before.RefreshToken, client)
+			want503(t, "Refresh", err)
+			restore()
+
+			// The outage outlasts the grace: the retry comes later.
+			e.setClock(now.Add(time.Second + o.ReuseGrace + time.Second))
+			after, err := e.svc.Refresh(ctx, before.RefreshToken, client)
+			if err != nil {
+				t.Fatalf("retry after the outage: %v (the 503 left the token rotated, and the retry was taken for reuse)", err)
+			}
+			if after.Session.ID != before.Session.ID || after.RefreshToken == "" {
+				t.Fatalf("retry: session %s, want %s with a new token", after.Session.ID, before.Session.ID)
+			}
+			if _, err := e.svc.Sessions.Get(ctx, before.Session.ID); err != nil {
+				t.Fatalf("the session is not alive after the retry: %v", err)
+			}
+			if err := e.check(t, after); err != nil {
+				t.Errorf("the retry's access token is refused: %v", err)
+			}
+			e.setClock(now.Add(time.Second + o.ReuseGrace + 2*time.Second))
+			if _, err := e.svc.Refresh(ctx, after.RefreshToken, client); err != nil {
+				t.Errorf("the retry's refresh token does not refresh: %v", err)
 			}
 		})
 	}

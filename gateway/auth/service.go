@@ -458,6 +458,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		_ = s.endSession(ctx, sess.UserID, sess.ID)
 		return nil, errInvalidRefresh
 	case err != nil:
+		s.undoRotate(ctx, sess, refresh)
 		return nil, s.unavailable(whatUsers, err)
 	}
 	if u.Disabled {
@@ -469,10 +470,38 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 	// were: see session.Session.UserStamp.
 	pair, err := s.issue(u, sess, refresh, sess.UserStamp)
 	if err != nil {
+		s.undoRotate(ctx, sess, refresh)
 		return nil, err
 	}
 	s.audit("refresh", "success", zap.String("user_id", u.ID), zap.String("session_id", sess.ID))
 	return pair, nil
+}
+
+// undoTimeout bounds undoRotate, which may run after the client has gone.
+const undoTimeout = time.Second
+
+// undoRotate takes back the rotation of a refresh that failed after it (the
+// user read or the signing), whose new token the client never gets. The
+// client still holds the token it sent, which the rotation made the
+// previous one: a retry later than reuse_grace (an outage outlasts it)
+// would be taken for reuse and end the session, logging the user out for
+// an outage. Undone, that token is the newest again and the retry works
+// whenever it comes. Best effort, on a context of its own so that a client
+// that cancelled (its request context is done) is still undone; a failure
+// is logged and the answer stays what it was. The store does nothing if
+// the rotation was a sibling or the session has moved on since.
+func (s *Service) undoRotate(ctx context.Context, sess *session.Session, refresh string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	undone, err := s.Sessions.UndoRotate(ctx, sess, refresh, s.now())
+	if err != nil {
+		s.Logger.Warn("undoing a refresh token rotation failed; a retry after reuse_grace ends the session",
+			zap.String("session_id", sess.ID), zap.Error(err))
+		return
+	}
+	if ce := s.Logger.Check(zap.DebugLevel, "refresh token rotation after a failed refresh"); ce != nil {
+		ce.Write(zap.String("session_id", sess.ID), zap.Bool("undone", undone))
+	}
 }
 
 // reused answers a replayed refresh token (theft detection): the store has

@@ -30,7 +30,9 @@ import (
 //	                               replay of any old token is recognised while
 //	                               the session could still be alive. Records
 //	                               written before UID was added have four
-//	                               fields and are read as well
+//	                               fields and are read as well. UndoRotate
+//	                               deletes the record of a token it takes
+//	                               back (one never handed out)
 //	P user:{UID}:sessions    zset  SID scored by its absolute expiry; expires
 //	                               with the latest of them
 //	P user:{UID}:stamp       int   the user's security stamp; no expiry
@@ -41,8 +43,8 @@ import (
 // session (it is opaque), so Rotate takes two steps:
 //
 //  1. GET P rt:HASH: the token's session and generation. Token records are
-//     written once and never change, so reading one outside the script is
-//     safe.
+//     written once and never change (UndoRotate deletes only records of
+//     tokens never handed out), so reading one outside the script is safe.
 //  2. One round trip that pipelines SET of the new token's record (in its own
 //     slot), a script on the session's hash (one key) that compares the
 //     token's generation with the session's current one and advances it,
@@ -146,9 +148,10 @@ return 1
 // rotateScript is Rotate's check-and-set on one session hash; the same rules
 // as decideRotation and Options.apply. KEYS[1] session; ARGV token
 // generation, now, grace, idle TTL, max TTL (ms). Replies {"advance"|
-// "sibling", uid, ua, ip, c, l, ie, ae, g, r}, {"reused", uid}, {"expired"}
-// or {"invalid"}. Numbers are written with %d: Redis would otherwise format
-// Lua's doubles itself.
+// "sibling", uid, ua, ip, c, l, ie, ae, g, r, r before}, {"reused", uid},
+// {"expired"} or {"invalid"}; "r before" is the rotated time the script
+// found (for UndoRotate). Numbers are written with %d: Redis would
+// otherwise format Lua's doubles itself.
 var rotateScript = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'uid', 'ua', 'ip', 'c', 'l', 'ie', 'ae', 'g', 'r')
 if not f[1] then return {'invalid'} end
@@ -156,6 +159,7 @@ local tg, now, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local idle, maxttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local c, ie, ae = tonumber(f[4]), tonumber(f[6]), tonumber(f[7])
 local g, r = tonumber(f[8]), tonumber(f[9])
+local prev = r
 if c + maxttl < ae then ae = c + maxttl end
 if now >= ie or now >= ae then return {'expired'} end
 local status
@@ -177,7 +181,28 @@ local fmt = string.format
 redis.call('HSET', KEYS[1], 'l', fmt('%d', now), 'ie', fmt('%d', ie), 'ae', fmt('%d', ae),
   'g', fmt('%d', g), 'r', fmt('%d', r))
 redis.call('PEXPIREAT', KEYS[1], fmt('%d', ie))
-return {status, f[1], f[2], f[3], c, now, ie, ae, g, r}
+return {status, f[1], f[2], f[3], c, now, ie, ae, g, r, prev}
+`)
+
+// undoScript is UndoRotate's compare-and-set on one session hash: if the
+// session is live at now and its generation, rotated and last-used times
+// are what the advance wrote, it puts back the generation before and the
+// rotated time before, and replies 1; else it changes nothing and replies
+// 0. KEYS[1] session; ARGV generation, rotated, last used, rotated before,
+// now, max TTL (ms).
+var undoScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'g', 'r', 'l', 'c', 'ie', 'ae')
+if not f[1] then return 0 end
+local g = tonumber(ARGV[1])
+if tonumber(f[1]) ~= g or tonumber(f[2]) ~= tonumber(ARGV[2]) or tonumber(f[3]) ~= tonumber(ARGV[3]) then
+  return 0
+end
+local now, ae = tonumber(ARGV[5]), tonumber(f[6])
+local cm = tonumber(f[4]) + tonumber(ARGV[6])
+if cm < ae then ae = cm end
+if now >= tonumber(f[5]) or now >= ae then return 0 end
+redis.call('HSET', KEYS[1], 'g', string.format('%d', g - 1), 'r', string.format('%d', tonumber(ARGV[4])))
+return 1
 `)
 
 // revokeScript deletes a session hash and replies its user id if the
@@ -300,7 +325,7 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 		// within the grace gets a sibling.
 		return nil, "", fmt.Errorf("session: redis rotate: record new token: %w", err)
 	}
-	sess, err := sessionFromReply(rec.sessionID, reply[1:])
+	sess, err := sessionFromReply(rec.sessionID, reply)
 	if err != nil {
 		return nil, "", err
 	}
@@ -316,6 +341,33 @@ func (s *RedisStore) Rotate(ctx context.Context, token string, now time.Time) (*
 		return nil, "", fmt.Errorf("session: redis rotate: %w", err)
 	}
 	return sess, newTok, nil
+}
+
+// UndoRotate implements Store: one pipelined round trip of undoScript on
+// the session's hash and a DEL of the new token's record (in its own slot).
+func (s *RedisStore) UndoRotate(ctx context.Context, sess *Session, newToken string, now time.Time) (bool, error) {
+	h, ok := parseToken(newToken)
+	if sess == nil || !sess.advanced || !ok {
+		return false, nil
+	}
+	keys := []string{s.sessionKey(sess.ID)}
+	args := []any{sess.Generation, ms(sess.RotatedAt), ms(sess.LastUsedAt), ms(sess.prevRotatedAt),
+		ms(roundMS(now)), s.opts.MaxTTL.Milliseconds()}
+	pipe := s.c.Pipeline()
+	res := undoScript.EvalSha(ctx, pipe, keys, args...)
+	del := pipe.Del(ctx, s.tokenKey(h))
+	_, _ = pipe.Exec(ctx)
+	if isNoScript(res.Err()) {
+		res = undoScript.Run(ctx, s.c, keys, args...)
+	}
+	n, err := res.Int64()
+	if err == nil {
+		err = del.Err()
+	}
+	if err != nil {
+		return false, fmt.Errorf("session: redis undo rotate: %w", err)
+	}
+	return n == 1, nil
 }
 
 // upgradeRecord finishes the rotation of a token whose record was written
@@ -527,13 +579,14 @@ func sessionFromHash(id string, m map[string]string) (*Session, bool) {
 	}, true
 }
 
-// sessionFromReply decodes rotateScript's {uid, ua, ip, c, l, ie, ae, g, r}.
+// sessionFromReply decodes rotateScript's {"advance"|"sibling", uid, ua,
+// ip, c, l, ie, ae, g, r, r before}.
 func sessionFromReply(id string, r []any) (*Session, error) {
 	bad := fmt.Errorf("session: redis rotate: %w", errMalformedReply)
-	if len(r) != 9 {
+	if len(r) != 11 {
 		return nil, bad
 	}
-	var str [3]string
+	var str [4]string
 	for i := range str {
 		v, ok := r[i].(string)
 		if !ok {
@@ -541,19 +594,23 @@ func sessionFromReply(id string, r []any) (*Session, error) {
 		}
 		str[i] = v
 	}
-	var n [6]int64
+	var n [7]int64
 	for i := range n {
-		v, ok := r[3+i].(int64)
+		v, ok := r[4+i].(int64)
 		if !ok {
 			return nil, bad
 		}
 		n[i] = v
 	}
-	return &Session{
-		ID: id, UserID: str[0], UserAgent: str[1], IP: str[2],
+	s := &Session{
+		ID: id, UserID: str[1], UserAgent: str[2], IP: str[3],
 		CreatedAt: msTime(n[0]), LastUsedAt: msTime(n[1]), IdleExpiresAt: msTime(n[2]),
 		AbsoluteExpiresAt: msTime(n[3]), Generation: n[4], RotatedAt: msTime(n[5]),
-	}, nil
+	}
+	if str[0] == "advance" {
+		s.advanced, s.prevRotatedAt = true, msTime(n[6])
+	}
+	return s, nil
 }
 
 func msTime(v int64) time.Time { return time.UnixMilli(v).UTC() }

@@ -72,6 +72,13 @@ type Session struct {
 	// token stale (refused, then refreshed again) instead of passing the
 	// old roles under the new stamp.
 	UserStamp int64
+
+	// advanced is set in a Session returned by a Rotate that advanced the
+	// generation, and prevRotatedAt is then the RotatedAt it replaced:
+	// what UndoRotate needs to put the session back. A sibling, and every
+	// other method, leaves them zero.
+	advanced      bool
+	prevRotatedAt time.Time
 }
 
 // ExpiresAt is when the session ends unless it is used again: the earlier of
@@ -133,6 +140,24 @@ type Store interface {
 	// Concurrent calls with one token never both advance the generation.
 	// A rotated session carries the user's stamp in UserStamp.
 	Rotate(ctx context.Context, token string, now time.Time) (*Session, string, error)
+	// UndoRotate takes back a rotation whose new token the caller could
+	// not hand out (issuing the access token failed after it), so that
+	// the token the client presented is the newest again and a retry at
+	// any later time advances instead of being taken for reuse. s and
+	// newToken are what Rotate returned; the caller must never hand
+	// newToken out afterwards.
+	//   - If that rotation advanced the generation and the session is as it
+	//     left it (Generation, RotatedAt and LastUsedAt unchanged: no
+	//     rotation or sibling since, not revoked, live at now), Generation
+	//     and RotatedAt are put back and UndoRotate reports true.
+	//     LastUsedAt and the idle expiry stay as the rotation moved them.
+	//   - Otherwise it changes nothing and reports false, without error.
+	// In both cases an advance's newToken is refused afterwards (ErrInvalid).
+	// A sibling (or a session not returned by Rotate) is left alone, with
+	// no I/O. A sibling issued in the same millisecond as the advance is
+	// not told apart from no sibling: undoing puts its token a generation
+	// ahead of the session (refused as invalid).
+	UndoRotate(ctx context.Context, s *Session, newToken string, now time.Time) (undone bool, err error)
 	// Get returns the live session with this id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Session, error)
 	// ListByUser returns the user's live sessions, newest first (by
@@ -233,6 +258,7 @@ func decideRotation(tokenGen int64, s *Session, now time.Time, grace time.Durati
 // apply updates s for an accepted rotation or sibling at now.
 func (o Options) apply(s *Session, r rotation, now time.Time) {
 	if r == rotateAdvance {
+		s.advanced, s.prevRotatedAt = true, s.RotatedAt
 		s.Generation++
 		s.RotatedAt = now
 	}

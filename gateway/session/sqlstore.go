@@ -36,6 +36,7 @@ var _ Store = (*SQLStore)(nil)
 // sqlQueries are the statements, rebound once for the dialect.
 type sqlQueries struct {
 	insertSession, insertToken, rotateLookup, advance, touch, revokeOne string
+	undo, deleteToken                                                   string
 	get, list, revoke, revokeUser, stamp, bump, cleanup                 string
 }
 
@@ -78,7 +79,12 @@ func NewSQLStore(db *database.DB, o Options) (*SQLStore, error) {
 			idle_expires_at = ?, absolute_expires_at = ? WHERE id = ?`),
 		touch:     r(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ?, absolute_expires_at = ? WHERE id = ?`),
 		revokeOne: r(`UPDATE sessions SET revoked_at = ? WHERE id = ?`),
-		get:       r(`SELECT ` + sessionColumns + ` FROM sessions s WHERE s.id = ? AND ` + liveWhere),
+		// The compare-and-set of UndoRotate: the row as the advance left
+		// it (a later rotation or sibling moves last_used_at), and live.
+		undo: r(`UPDATE sessions AS s SET generation = ?, rotated_at = ? WHERE s.id = ? AND s.generation = ?
+			AND s.rotated_at = ? AND s.last_used_at = ? AND ` + liveWhere),
+		deleteToken: r(`DELETE FROM refresh_tokens WHERE hash = ? AND session_id = ?`),
+		get:         r(`SELECT ` + sessionColumns + ` FROM sessions s WHERE s.id = ? AND ` + liveWhere),
 		list: r(`SELECT ` + sessionColumns + ` FROM sessions s WHERE s.user_id = ? AND ` + liveWhere +
 			` ORDER BY s.created_at DESC, s.id DESC`),
 		revoke: r(`UPDATE sessions AS s SET revoked_at = ? WHERE s.id = ? AND ` + liveWhere),
@@ -197,6 +203,37 @@ func (s *SQLStore) Rotate(ctx context.Context, token string, now time.Time) (*Se
 		return nil, "", outcome
 	}
 	return &sess, newTok, nil
+}
+
+// UndoRotate implements Store: one transaction of a conditional UPDATE of
+// the session and a DELETE of the new token's record. It commits
+// synchronously (no relaxCommit): losing an undo to a crash would bring the
+// reuse trap back.
+func (s *SQLStore) UndoRotate(ctx context.Context, sess *Session, newToken string, now time.Time) (bool, error) {
+	h, ok := parseToken(newToken)
+	if sess == nil || !sess.advanced || !ok {
+		return false, nil
+	}
+	now = roundMS(now)
+	ts := s.db.Timestamp
+	var n int64
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		args := append([]any{sess.Generation - 1, ts(sess.prevRotatedAt), sess.ID, sess.Generation,
+			ts(sess.RotatedAt), ts(sess.LastUsedAt)}, s.liveArgs(now)...)
+		res, err := tx.ExecContext(ctx, s.q.undo, args...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q.deleteToken, h[:], sess.ID)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("session: undo rotate: %w", err)
+	}
+	return n == 1, nil
 }
 
 // relaxCommit lets the current PostgreSQL transaction commit without

@@ -81,6 +81,16 @@ func (e *storeEnv) rotateErr(tok string, want error) {
 	}
 }
 
+// undo undoes the rotation that returned s and tok, at the clock's time.
+func (e *storeEnv) undo(s *Session, tok string) bool {
+	e.t.Helper()
+	undone, err := e.s.UndoRotate(e.ctx, s, tok, e.clock.Now())
+	if err != nil {
+		e.t.Fatalf("UndoRotate: %v", err)
+	}
+	return undone
+}
+
 func (e *storeEnv) ids(userID string) []string {
 	e.t.Helper()
 	list, err := e.s.ListByUser(e.ctx, userID)
@@ -154,8 +164,10 @@ var storeContract = []struct {
 		}
 		want := *created
 		want.Generation, want.RotatedAt, want.LastUsedAt, want.IdleExpiresAt = 2, now, now, now.Add(testIdle)
-		if *s != want {
-			t.Errorf("Rotate = %+v, want %+v", *s, want)
+		rotated := want // what UndoRotate needs comes with the rotation
+		rotated.advanced, rotated.prevRotatedAt = true, created.RotatedAt
+		if *s != rotated {
+			t.Errorf("Rotate = %+v, want %+v", *s, rotated)
 		}
 		if got, err := e.s.Get(e.ctx, s.ID); err != nil || *got != want {
 			t.Errorf("Get after rotate = %+v, %v; want %+v", got, err, want)
@@ -299,6 +311,110 @@ var storeContract = []struct {
 		e.clock.Add(time.Second)
 		e.rotateErr(t1, ErrReused)
 		e.rotateErr(t3, ErrInvalid)
+	}},
+	{"undo puts the previous token back, for good", func(t *testing.T, e *storeEnv) {
+		created, t1 := e.create("u1")
+		e.clock.Add(time.Minute)
+		s, t2 := e.rotate(t1)
+		if !e.undo(s, t2) {
+			t.Fatalf("UndoRotate of the latest advance did nothing")
+		}
+		got, err := e.s.Get(e.ctx, s.ID)
+		if err != nil || got.Generation != 1 || !got.RotatedAt.Equal(created.RotatedAt) {
+			t.Fatalf("Get after undo = %+v, %v; want generation 1 rotated at %v", got, err, created.RotatedAt)
+		}
+		if e.undo(s, t2) {
+			t.Errorf("a second UndoRotate reported an undo")
+		}
+		// Long after the grace, the presented token is the newest again:
+		// it advances (neither a sibling nor reuse).
+		now := e.clock.Add(testGrace + time.Minute)
+		e.rotateErr(t2, ErrInvalid)
+		s, t3 := e.rotate(t1)
+		if s.Generation != 2 || !s.RotatedAt.Equal(now) {
+			t.Fatalf("rotating the token after undo: generation %d rotated %v, want 2 and %v", s.Generation, s.RotatedAt, now)
+		}
+		// The undone token would now be of the current generation: it
+		// must be gone, not accepted.
+		e.rotateErr(t2, ErrInvalid)
+		e.clock.Add(time.Second)
+		if s, _ := e.rotate(t3); s.Generation != 3 {
+			t.Errorf("rotating the token after the undo's retry: generation %d, want 3", s.Generation)
+		}
+	}},
+	{"undo after the session moved on does nothing", func(t *testing.T, e *storeEnv) {
+		for _, tc := range []struct {
+			name string
+			// since acts on the session s after its rotation t1 -> t2 and
+			// returns the tokens that must still rotate after the undo.
+			since func(s *Session, t1 string) (live []string)
+		}{
+			{"a sibling", func(_ *Session, t1 string) []string {
+				e.clock.Add(time.Millisecond)
+				_, sib := e.rotate(t1)
+				return []string{sib}
+			}},
+			{"a sibling's advance", func(_ *Session, t1 string) []string {
+				_, sib := e.rotate(t1)
+				e.clock.Add(time.Second)
+				_, t3 := e.rotate(sib)
+				return []string{t3}
+			}},
+			{"a revocation", func(s *Session, _ string) []string {
+				if err := e.s.Revoke(e.ctx, s.ID); err != nil {
+					t.Fatal(err)
+				}
+				return nil
+			}},
+			{"its expiry", func(*Session, string) []string {
+				e.clock.Add(testIdle)
+				return nil
+			}},
+		} {
+			_, t1 := e.create("u1")
+			e.clock.Add(time.Minute)
+			s, t2 := e.rotate(t1)
+			live := tc.since(s, t1)
+			before, beforeErr := e.s.Get(e.ctx, s.ID)
+			if e.undo(s, t2) {
+				t.Errorf("%s: UndoRotate reported an undo", tc.name)
+				continue
+			}
+			after, afterErr := e.s.Get(e.ctx, s.ID)
+			if !errors.Is(afterErr, beforeErr) || (before == nil) != (after == nil) || before != nil && *before != *after {
+				t.Errorf("%s: UndoRotate changed the session: %+v, %v -> %+v, %v", tc.name, before, beforeErr, after, afterErr)
+				continue
+			}
+			e.clock.Add(time.Second)
+			for _, tok := range live {
+				if _, _, err := e.s.Rotate(e.ctx, tok, e.clock.Now()); err != nil {
+					t.Errorf("%s: the session's newest token after the undo: %v", tc.name, err)
+				}
+			}
+			if live == nil {
+				e.rotateErr(t1, ErrInvalid)
+			}
+		}
+	}},
+	{"undo of a sibling does nothing", func(t *testing.T, e *storeEnv) {
+		_, t1 := e.create("u1")
+		e.clock.Add(time.Minute)
+		_, t2 := e.rotate(t1)
+		e.clock.Add(time.Second)
+		sib, sibTok := e.rotate(t1)
+		if e.undo(sib, sibTok) {
+			t.Fatalf("UndoRotate of a sibling reported an undo")
+		}
+		if got, err := e.s.Get(e.ctx, sib.ID); err != nil || got.Generation != 2 {
+			t.Fatalf("Get after undoing a sibling = %+v, %v; want generation 2", got, err)
+		}
+		e.clock.Add(time.Second)
+		if s, _ := e.rotate(sibTok); s.Generation != 3 {
+			t.Errorf("rotating the sibling: generation %d, want 3", s.Generation)
+		}
+		if s, _ := e.rotate(t2); s.Generation != 3 {
+			t.Errorf("rotating the other token of generation 2: generation %d, want 3 (a sibling)", s.Generation)
+		}
 	}},
 	{"unknown and malformed tokens are invalid", func(t *testing.T, e *storeEnv) {
 		e.create("u1")
