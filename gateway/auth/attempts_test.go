@@ -159,3 +159,28 @@ func TestAccountLocks(t *testing.T) {
 		t.Errorf("%d entries left, want 0", n)
 	}
 }
+
+// TestFloodOnOneAccountIsTurnedAway: attempts waiting for an account's turn
+// wait no longer than a caller waits for a hashing slot
+// (passwords.max_wait), then get 503 overloaded with a Retry-After, as a
+// flood on the hasher does (SPEC 9), instead of queueing for as long as
+// their requests last.
+func TestFloodOnOneAccountIsTurnedAway(t *testing.T) {
+	t.Parallel()
+	e := newBackendEnv(t, backendSQLite)
+	u := e.register(t, "flooded@example.com", oldPW)
+	unlock, err := e.svc.attempts.lock(context.Background(), u.Email) // an attempt in progress
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	start := time.Now()
+	_, err = e.svc.Login(context.Background(), u.Email, oldPW, client)
+	p := problem.As(err)
+	if p == nil || p.Status != http.StatusServiceUnavailable || p.Code != problem.Overloaded || p.RetryAfter < time.Second {
+		t.Fatalf("login while the account's turn is taken: %v, want 503 overloaded with a Retry-After", err)
+	}
+	if took, bound := time.Since(start), e.svc.Hasher.MaxWait(); took < bound || took > bound+5*time.Second {
+		t.Errorf("turned away after %v, want about passwords.max_wait (%v)", took, bound)
+	}
+}

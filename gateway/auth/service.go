@@ -280,9 +280,9 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (*Pair,
 	if err == nil {
 		// From the check to the record of a failure, one attempt at a
 		// time per account (see accountLocks).
-		unlock, lockErr := s.attempts.lock(ctx, norm)
+		unlock, lockErr := s.lockAccount(ctx, norm)
 		if lockErr != nil {
-			return nil, s.unavailable("login", lockErr)
+			return nil, lockErr
 		}
 		defer unlock()
 		// Checked for unknown addresses too: whether a limit applies must
@@ -393,6 +393,24 @@ func (s *Service) limit(ctx context.Context, event, name, key string, r config.R
 	s.audit(event, "rate_limited", zap.String("limit", name), zap.String("ip", c.IP))
 	return &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.RateLimited,
 		Detail: "too many attempts; try again later", RetryAfter: max(res.RetryAfter, time.Second)}
+}
+
+// lockAccount takes s.attempts' lock for the account with address email,
+// waiting no longer than a caller waits for a hashing slot
+// (passwords.max_wait): a flood of logins on one account is turned away
+// with 503 overloaded and a Retry-After, as a flood on the hasher is,
+// rather than held in line (SPEC 9).
+func (s *Service) lockAccount(ctx context.Context, email string) (unlock func(), err error) {
+	wait, cancel := context.WithTimeout(ctx, s.Hasher.MaxWait())
+	defer cancel()
+	unlock, err = s.attempts.lock(wait, email)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = s.Hasher.Overloaded()
+		}
+		return nil, s.unavailable("password hashing", err)
+	}
+	return unlock, nil
 }
 
 // checkAccountLimits refuses an attempt at the password of the account
@@ -616,9 +634,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	if err := s.Rules.Check(next, u.Email); err != nil {
 		return ruleProblem(err, "new_password")
 	}
-	unlock, err := s.attempts.lock(ctx, u.Email)
+	unlock, err := s.lockAccount(ctx, u.Email)
 	if err != nil {
-		return s.unavailable("password change", err)
+		return err
 	}
 	defer unlock()
 	if err := s.checkAccountLimits(ctx, "password_change", u.Email, c); err != nil {
