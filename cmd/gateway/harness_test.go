@@ -283,6 +283,25 @@ type instance struct {
 // earlier through stop.
 func (d *deployment) start(t testing.TB, mutate func(*config.Config)) *instance {
 	t.Helper()
+	in := d.launch(t, mutate)
+	// Ready once the revocation view has replayed the feed.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := in.send(t, request{method: http.MethodGet, path: "/readyz"})
+		if r.status == http.StatusOK {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready after 15s: %d %s", r.status, r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// launch is start without waiting for readiness: for a replica that starts
+// while a dependency is down.
+func (d *deployment) launch(t testing.TB, mutate func(*config.Config)) *instance {
+	t.Helper()
 	cfg := d.config(t, mutate)
 	bg, stopBackground := context.WithCancel(context.Background())
 	a, err := build(bg, cfg, d.logger, nil, true)
@@ -328,19 +347,7 @@ func (d *deployment) start(t testing.TB, mutate func(*config.Config)) *instance 
 		in.hc.CloseIdleConnections()
 	})
 	t.Cleanup(in.stop)
-
-	// Ready once the revocation view has replayed the feed.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r := in.send(t, request{method: http.MethodGet, path: "/readyz"})
-		if r.status == http.StatusOK {
-			return in
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready after 15s: %d %s", r.status, r.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return in
 }
 
 func newHTTPClient(jar http.CookieJar) *http.Client {

@@ -23,7 +23,9 @@ import (
 // expired or was revoked, the refresh cookie is rotated at the edge and
 // fresh cookies are set on the response (transparent refresh for
 // browsers). The steady state costs a cache lookup and two map lookups: no
-// signature check, no database, no Redis.
+// signature check, no database, no Redis. Until the revocation view has
+// replayed the feed once, a request with an access token gets 503: the
+// view could not refuse a revoked one.
 //
 // Cookie-authenticated requests with unsafe methods are refused when they
 // come from another origin (CSRF), judged by Sec-Fetch-Site and Origin.
@@ -87,6 +89,13 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*s
 		if err == nil {
 			return id, access, nil
 		}
+		if errors.Is(err, session.ErrNotReady) {
+			// This replica cannot tell yet whether the cookie's session
+			// was revoked: neither accept it, nor drop the cookies as if it
+			// were dead, nor rotate the refresh cookie for a request that
+			// would come back here. The client retries.
+			return nil, "", err
+		}
 		if refresh == "" {
 			// A dead access cookie and nothing to renew it: the browser
 			// is anonymous now; drop the stale cookie.
@@ -134,7 +143,12 @@ func (a *Authenticator) bearer(values []string) (*scope.Identity, string, error)
 }
 
 // verify checks an access token: signature and claims (cached), then the
-// revocation view.
+// revocation view. A cache hit is checked against the view like any other
+// token. A view that has not replayed the feed yet (the replica started
+// while the feed was unreachable) cannot refuse a revoked token, so the
+// token is not accepted either: 503 with Retry-After, wrapping
+// session.ErrNotReady. Before the fix an empty view let tokens logged out
+// on another replica through (audit finding: the gateway failed open).
 func (a *Authenticator) verify(tok string) (*scope.Identity, error) {
 	c, err := a.svc.Verifier.VerifyCached(tok)
 	switch {
@@ -148,6 +162,8 @@ func (a *Authenticator) verify(tok string) (*scope.Identity, error) {
 		// Roles or the account changed: the client refreshes and gets a
 		// token that says what is true now.
 		return nil, errTokenExpired
+	case errors.Is(err, session.ErrNotReady):
+		return nil, a.svc.unavailable(whatFeed, err)
 	case err != nil:
 		return nil, errTokenRevoked
 	}

@@ -49,7 +49,8 @@
 //	          Event{Kind: KindSessionRevoked, ...}) for each id
 //	roles, disable, password reset: stamp := store.BumpUserStamp, then
 //	          view.Publish(ctx, feed, Event{Kind: KindUserStamp, Stamp: stamp})
-//	request:  view.Check(sub, sid, stampClaim) — in memory, no I/O
+//	request:  view.Check(sub, sid, stampClaim) — in memory, no I/O;
+//	          ErrNotReady (before the first replay) is a 503, never a pass
 //	start-up: view, err := StartView(ctx, feed, ViewOptions{AccessTTL: ...});
 //	          view.ReadyCheck() in /readyz
 //	periodic: SQLStore.Cleanup and SQLFeed.Prune (SQL only; Redis keys

@@ -19,6 +19,13 @@ var (
 	// the user's current one (roles changed, account disabled, password
 	// reset): the client must refresh, and the refresh decides anew.
 	ErrStale = errors.New("session: access token stale")
+	// ErrNotReady means the view has not replayed its feed yet (a replica
+	// that started while the feed was unreachable): it cannot know which
+	// sessions were revoked, so no token may be taken as good. It is not
+	// an answer about the token: the caller answers 503 and the client
+	// retries (audit finding: an empty, never-replayed view let a token
+	// logged out on another replica through, failing open).
+	ErrNotReady = errors.New("session: revocation view not replayed yet")
 )
 
 // DefaultLeeway is added to the access-token lifetime to get a View's
@@ -158,8 +165,13 @@ func StartView(ctx context.Context, feed Feed, o ViewOptions) (*View, error) {
 
 // Check decides whether an access token of userID for sessionID, carrying
 // the user stamp stamp, is still good: ErrRevoked if the session was
-// revoked, ErrStale if the user's stamp is newer, nil otherwise. It never
-// blocks on I/O.
+// revoked, ErrStale if the user's stamp is newer, ErrNotReady if neither is
+// known but the view has not replayed the feed yet (it may simply not
+// know), nil otherwise. It never blocks on I/O.
+//
+// Once the view has been ready it stays so, also while the feed is
+// unreachable: it then answers from what it holds, and issued access tokens
+// keep working (SPEC 9).
 func (v *View) Check(userID, sessionID string, stamp int64) error {
 	v.mu.RLock()
 	_, revoked := v.revoked[sessionID]
@@ -170,6 +182,8 @@ func (v *View) Check(userID, sessionID string, stamp int64) error {
 		return ErrRevoked
 	case known && stamp < st.stamp:
 		return ErrStale
+	case !v.ready.Load():
+		return ErrNotReady
 	}
 	return nil
 }
@@ -306,9 +320,9 @@ func (v *View) Len() (sessions, users int) {
 }
 
 // Ready reports whether the view has replayed the feed's recent past (for
-// /readyz). It stays true afterwards, also while the feed is unreachable:
-// the view then still refuses everything it knew, and access tokens keep
-// working (SPEC 9).
+// /readyz; until then Check answers ErrNotReady). It stays true afterwards,
+// also while the feed is unreachable: the view then still refuses
+// everything it knew, and access tokens keep working (SPEC 9).
 func (v *View) Ready() bool { return v.ready.Load() }
 
 // Done is closed when the goroutines started by StartView have ended (at

@@ -192,6 +192,65 @@ func TestStartViewReplaysThenFollows(t *testing.T) {
 	}
 }
 
+// TestViewCheckBeforeReplay: a view that has not replayed its feed (a
+// replica started while the feed was unreachable) cannot know which
+// sessions were revoked, so Check answers ErrNotReady, never nil: the audit
+// found an empty, never-replayed view accepting a token logged out on
+// another replica. After the replay it answers as before, and it keeps
+// answering from memory when the feed goes away later (SPEC 9).
+func TestViewCheckBeforeReplay(t *testing.T) {
+	clk := newClock()
+	f := &fakeFeed{
+		backlog: []Event{{Kind: KindSessionRevoked, UserID: "u", SessionID: "logged-out", At: clk.Now().Add(-time.Minute)}},
+		release: make(chan struct{}),
+		live:    make(chan Event),
+		outage:  make(chan struct{}),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := StartView(ctx, f, ViewOptions{AccessTTL: viewAccessTTL, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The feed is unreachable: nothing replayed.
+	for _, sid := range []string{"logged-out", "live"} {
+		if err := v.Check("u", sid, 0); !errors.Is(err, ErrNotReady) {
+			t.Errorf("before the replay, Check(u, %s) = %v, want ErrNotReady", sid, err)
+		}
+	}
+	// What the view does know is still refused for what it is.
+	v.RevokeLocal(Event{Kind: KindSessionRevoked, UserID: "u", SessionID: "local"})
+	if err := v.Check("u", "local", 0); !errors.Is(err, ErrRevoked) {
+		t.Errorf("before the replay, a locally revoked session: %v, want ErrRevoked", err)
+	}
+
+	close(f.release)
+	waitReady(t, v)
+	want := map[string]error{"logged-out": ErrRevoked, "local": ErrRevoked, "live": nil}
+	check := func(when string) {
+		t.Helper()
+		for sid, w := range want {
+			if err := v.Check("u", sid, 0); !errors.Is(err, w) || (w == nil && err != nil) {
+				t.Errorf("%s, Check(u, %s) = %v, want %v", when, sid, err, w)
+			}
+		}
+	}
+	check("after the replay")
+
+	// The feed goes away: the view keeps what it knew and stays ready.
+	close(f.outage)
+	for deadline := time.Now().Add(5 * time.Second); !f.ended(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake feed did not fail")
+		}
+	}
+	if !v.Ready() {
+		t.Errorf("not ready after a feed outage that followed the replay")
+	}
+	check("during a feed outage after the replay")
+}
+
 func TestNewViewNeedsAccessTTL(t *testing.T) {
 	if _, err := NewView(ViewOptions{}); err == nil {
 		t.Errorf("NewView without AccessTTL succeeded")
@@ -199,15 +258,24 @@ func TestNewViewNeedsAccessTTL(t *testing.T) {
 }
 
 // fakeFeed delivers a backlog once release is closed, then what arrives on
-// live.
+// live, until outage (if set) is closed: Run then fails, as a feed whose
+// server went away.
 type fakeFeed struct {
 	publishErr error
 	backlog    []Event
 	release    chan struct{}
 	live       chan Event
+	outage     chan struct{}
 
 	mu       sync.Mutex
 	runSince time.Time
+	runEnded bool
+}
+
+func (f *fakeFeed) ended() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.runEnded
 }
 
 func (f *fakeFeed) Publish(context.Context, Event) error { return f.publishErr }
@@ -235,6 +303,11 @@ func (f *fakeFeed) Run(ctx context.Context, since time.Time, apply func(Event), 
 		select {
 		case e := <-f.live:
 			apply(e)
+		case <-f.outage:
+			f.mu.Lock()
+			f.runEnded = true
+			f.mu.Unlock()
+			return errors.New("fake feed: unreachable")
 		case <-ctx.Done():
 			return ctx.Err()
 		}
