@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/observe"
+	"github.com/authgate/gateway/gateway/session"
 )
 
 func newServeCommand(e *env) *cobra.Command {
@@ -68,5 +70,25 @@ func serve(ctx context.Context, cfg *config.Config, migrate bool) error {
 	// memory stays resident until its scavenger gets to it, minutes later;
 	// handing it back now makes the serving process start at its real size.
 	debug.FreeOSMemory()
+	// Until the revocation view has replayed the feed it cannot tell a
+	// revoked access token from a good one, and tokens get 503. On a
+	// healthy start that takes milliseconds: wait for it before taking
+	// traffic, so that the first requests are not refused for nothing. If
+	// the feed is unreachable, serve anyway after viewStartWait: /readyz
+	// says so, and tokens get 503 until it is back.
+	waitForView(ctx, a.auth.View, viewStartWait)
 	return a.server.ListenAndServe(ctx)
+}
+
+// viewStartWait bounds how long serve waits for the revocation view's
+// replay before it listens.
+const viewStartWait = 5 * time.Second
+
+// waitForView returns once v has replayed its feed, within has passed or
+// ctx is done, whichever comes first.
+func waitForView(ctx context.Context, v *session.View, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for !v.Ready() && ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
