@@ -124,6 +124,13 @@ func testLogger(t testing.TB) *zap.Logger {
 // would normalise (paths, header names, duplicate headers).
 func rawRequest(t testing.TB, addr, req string) (int, string) {
 	t.Helper()
+	resp, body := rawResponse(t, addr, req)
+	return resp.StatusCode, body
+}
+
+// rawResponse is rawRequest with the parsed response (its body read).
+func rawResponse(t testing.TB, addr, req string) (*http.Response, string) {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +146,7 @@ func rawRequest(t testing.TB, addr, req string) (int, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return resp, string(body)
 }
 
 func firstLine(s string) string {

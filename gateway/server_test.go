@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -9,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/authgate/gateway/config"
 	"github.com/authgate/gateway/gateway/problem"
-	"github.com/labstack/echo/v4"
 )
 
 func TestProxyForwardsToUpstream(t *testing.T) {
@@ -46,22 +46,7 @@ func TestOptionsAsteriskIsRefused(t *testing.T) {
 	const req = "OPTIONS * HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n"
 	send := func(t *testing.T, addr string) (*http.Response, string) {
 		t.Helper()
-		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(conn, req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
+		return rawResponse(t, addr, req)
 	}
 
 	t.Run("public", func(t *testing.T) {

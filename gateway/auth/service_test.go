@@ -58,20 +58,7 @@ type noUsers struct{ Users } // nil: any call panics
 // HMAC key (accessTTL 0: the token package's default lifetime).
 func hmacTokens(t *testing.T, accessTTL time.Duration) (*token.Issuer, *token.Verifier) {
 	t.Helper()
-	ks, err := token.NewHMACKeySet([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := token.Options{Issuer: "test", Audience: "test", AccessTTL: accessTTL}
-	issuer, err := token.NewIssuer(ks, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := token.NewVerifier(ks, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return issuer, verifier
+	return clockedTokens(t, accessTTL, nil)
 }
 
 func newReuseService(t *testing.T, store session.Store, feed session.Feed) (*Service, *session.View, *observer.ObservedLogs) {
