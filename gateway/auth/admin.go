@@ -201,7 +201,7 @@ func (a *Admin) revokeSessions(c echo.Context) error {
 	if _, err := a.svc.Users.ByID(ctx, id); err != nil {
 		return a.svc.userError(err)
 	}
-	if err := a.svc.endUserSessions(ctx, id, ""); err != nil {
+	if err := a.svc.endAllSessions(ctx, id); err != nil {
 		return err
 	}
 	a.svc.audit("admin_revoke_sessions", "success", zap.String("actor_id", a.actor(c)), zap.String("user_id", id))

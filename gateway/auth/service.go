@@ -594,7 +594,7 @@ func (s *Service) LogoutRefresh(ctx context.Context, refreshToken string, all bo
 
 // LogoutAll ends every session of the user.
 func (s *Service) LogoutAll(ctx context.Context, userID string) error {
-	if err := s.endUserSessions(ctx, userID, ""); err != nil {
+	if err := s.endAllSessions(ctx, userID); err != nil {
 		return err
 	}
 	s.audit("logout", "success", zap.String("user_id", userID), zap.Bool("all", true))
@@ -816,6 +816,20 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID string) erro
 		return s.unavailable(whatSessions, err)
 	}
 	return s.publish(ctx, session.Event{Kind: session.KindSessionRevoked, UserID: userID, SessionID: sessionID})
+}
+
+// endAllSessions ends every session of the user and makes every access
+// token of the user stale (the stamp), as "log out everywhere" promises
+// (SPEC 5). The sessions alone are not enough: the store names only the
+// sessions live now, and an access token may outlive its session by the
+// verifier's clock leeway (up to 30 s), so a session that ended a moment
+// ago would keep a token nobody revokes. Every session ending, no token
+// of the user needs to stay good.
+func (s *Service) endAllSessions(ctx context.Context, userID string) error {
+	if err := s.endUserSessions(ctx, userID, ""); err != nil {
+		return err
+	}
+	return s.bumpStamp(ctx, userID)
 }
 
 // endUserSessions revokes every session of the user but exceptID.
