@@ -29,8 +29,12 @@ func reservedFolded(name string) bool {
 		}
 	}
 	f := b.String()
-	if strings.HasPrefix(f, "xforwarded") {
-		return true
+	// The families removed whole: X-Forwarded-*, Authelia's Remote-*,
+	// oauth2-proxy's X-Auth-Request-*, Kong's X-Consumer-*, Pomerium's.
+	for _, family := range []string{"xforwarded", "remote", "xauthrequest", "xconsumer", "xpomerium"} {
+		if strings.HasPrefix(f, family) {
+			return true
+		}
 	}
 	h := config.Default().Headers
 	for _, n := range append(slices.Clone(spoofable), h.UserID, h.Email, h.Roles, h.SessionID, h.RequestID, h.Assertion) {
