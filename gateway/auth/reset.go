@@ -241,7 +241,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 	if err != nil {
 		return s.unavailable("password hashing", err)
 	}
-	// As "log out everywhere", and the stamp too: every access token of
+	// As "log out everywhere": every session ends and every access token of
 	// the user stops, here at once and on the other replicas through the
 	// feed. Before the token is used up: the session store (Redis) and
 	// the database fail independently, and ending the sessions after the
@@ -251,10 +251,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 	// holder of a valid token could), and the retry with the same token
 	// finishes. Like a password change, a login that checked the old
 	// password meanwhile may keep its session.
-	if err := s.endUserSessions(ctx, u.ID, ""); err != nil {
-		return err
-	}
-	if err := s.bumpStamp(ctx, u.ID); err != nil {
+	if err := s.endAllSessions(ctx, u.ID); err != nil {
 		return err
 	}
 	// The check above was a read: the token may have been used, or the

@@ -157,6 +157,8 @@ var (
 	errAccountDisabled    = problem.New(http.StatusForbidden, problem.AccountDisabled, "this account is disabled")
 	errInvalidRefresh     = problem.New(http.StatusUnauthorized, problem.InvalidToken, "the refresh token is invalid or has been revoked")
 	errExpiredRefresh     = problem.New(http.StatusUnauthorized, problem.TokenExpired, "the session has expired; log in again")
+	// errAccountGone answers a valid token whose user was deleted since.
+	errAccountGone = problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
 )
 
 // What failed, as unavailable names it to the client; each maps to a store
@@ -627,7 +629,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, sessionID, current
 	u, err := s.Users.ByID(ctx, userID)
 	if err != nil {
 		if errors.Is(err, account.ErrNotFound) {
-			return problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
+			return errAccountGone
 		}
 		return s.unavailable(whatUsers, err)
 	}
@@ -675,7 +677,7 @@ func (s *Service) Me(ctx context.Context, userID string) (account.User, error) {
 	u, err := s.Users.ByID(ctx, userID)
 	switch {
 	case errors.Is(err, account.ErrNotFound):
-		return u, problem.New(http.StatusUnauthorized, problem.InvalidToken, "the account no longer exists")
+		return u, errAccountGone
 	case err != nil:
 		return u, s.unavailable(whatUsers, err)
 	}
@@ -708,11 +710,11 @@ func (s *Service) UpdateMe(ctx context.Context, userID, tokenEmail string, name,
 	if len(fields) > 0 {
 		return account.User{}, validation(fields)
 	}
-	if _, err := s.Me(ctx, userID); err != nil {
-		return account.User{}, err
-	}
 	u, err := s.Users.Update(ctx, userID, p)
-	if err != nil {
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return u, errAccountGone
+	case err != nil:
 		return u, s.userError(err)
 	}
 	if u.Email != tokenEmail {
@@ -766,10 +768,7 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, userID string, disab
 		return u, s.userError(err)
 	}
 	if disabled {
-		if err := s.endUserSessions(ctx, userID, ""); err != nil {
-			return u, err
-		}
-		if err := s.bumpStamp(ctx, userID); err != nil {
+		if err := s.endAllSessions(ctx, userID); err != nil {
 			return u, err
 		}
 	}
