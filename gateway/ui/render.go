@@ -215,11 +215,10 @@ func (p *Pages) render(c echo.Context, status int, name string, v *view) error {
 	}
 	h := c.Response().Header()
 	setPageHeaders(h)
-	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
-		// A 401 page (a wrong password) needs a challenge like every 401
-		// (RFC 9110 section 15.5.2); browsers show no prompt for Bearer.
-		h.Set("WWW-Authenticate", problem.ChallengeBearer)
-	}
+	// A 401 page (a wrong password) needs a challenge like every 401 (RFC
+	// 9110 section 15.5.2), the one problem answers get; browsers show no
+	// prompt for Bearer.
+	problem.SetChallenge(h, &problem.Problem{Status: status})
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
