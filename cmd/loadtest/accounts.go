@@ -22,8 +22,9 @@ import (
 // with the first error, and in an open loop the sorted lags: how late each
 // call was sent after it was due (the client's own delay, from its timers
 // and scheduling or a previous call still running), which its latency
-// includes. calls has the same latencies with when each call started (or
-// was due), in no order, to tell where in the run the slow ones fell.
+// includes. calls are the counted calls with when each started (or was
+// due), in no order, to tell where in the run the slow ones fell; lat is
+// their latencies, sorted.
 type loopResult struct {
 	lat, lag         []time.Duration
 	calls            []timedCall
@@ -54,7 +55,7 @@ func runClients(ctx context.Context, clients int, d, interval time.Duration, f f
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			var my, lags []time.Duration
+			var lags []time.Duration
 			var timed []timedCall
 			var ov, er int64
 			var first string
@@ -85,12 +86,10 @@ func runClients(ctx context.Context, clients int, d, interval time.Duration, f f
 				case status == http.StatusServiceUnavailable:
 					ov++
 				default:
-					my = append(my, el)
 					timed = append(timed, timedCall{t0.Sub(start), el})
 				}
 			}
 			mu.Lock()
-			res.lat = append(res.lat, my...)
 			res.lag = append(res.lag, lags...)
 			res.calls = append(res.calls, timed...)
 			res.overloaded += ov
@@ -102,6 +101,10 @@ func runClients(ctx context.Context, clients int, d, interval time.Duration, f f
 		})
 	}
 	wg.Wait()
+	res.lat = make([]time.Duration, len(res.calls))
+	for i, c := range res.calls {
+		res.lat[i] = c.lat
+	}
 	slices.Sort(res.lat)
 	slices.Sort(res.lag)
 	return res
