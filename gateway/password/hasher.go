@@ -308,15 +308,6 @@ func (h *Hasher) acquire(ctx context.Context) (func(), error) {
 
 func (h *Hasher) release() { <-h.sem }
 
-// MaxWait is how long a caller waits for a hashing slot before it is
-// turned away (passwords.max_wait).
-func (h *Hasher) MaxWait() time.Duration { return h.maxWait }
-
-// Overloaded is the error of a caller turned away after MaxWait, with the
-// Retry-After the hasher's own refusals carry. Callers that queue for
-// something else before hashing (one account's attempts) give it too.
-func (h *Hasher) Overloaded() error { return &OverloadedError{RetryAfter: h.retryAfter} }
-
 // compute runs one argon2 computation once a processor is free (see
 // Hasher.cpu), reporting it to the test hook. The caller holds a slot, so
 // the wait is bounded: at most max_concurrent computations are ahead of it.
